@@ -1,0 +1,16 @@
+//! The improved LeNet-5 of the paper (Chinese, with an English abstract) on handwritten digit
+//! recognition, built on burn: model, objective, MNIST data, training through burn-train's
+//! `Learner`, and inference.
+
+pub mod backend;
+pub mod data;
+pub mod error;
+pub mod idx;
+pub mod inference;
+pub mod loss;
+pub mod metric;
+pub mod model;
+pub mod renderer;
+pub mod training;
+
+pub use error::{LenetError, Result};

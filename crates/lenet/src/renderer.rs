@@ -1,0 +1,250 @@
+//! A renderer that records each epoch's final loss and error and, when no dashboard is shown,
+//! prints them as one compact line per epoch (burn's own non-terminal renderer prints a line per
+//! batch).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::train::LearnerSummary;
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::{LossMetric, Metric, MetricDefinition, MetricId, NumericEntry};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+
+use crate::metric::ErrorRateMetric;
+
+/// One epoch's results, as reported by burn-train's metrics at the end of each split.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochStats {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean objective `E` over the training split.
+    pub train_loss: f64,
+    /// Training error, %.
+    pub train_error: f64,
+    /// Mean objective `E` over the test split.
+    pub test_loss: f64,
+    /// Test error, %.
+    pub test_error: f64,
+    /// Wall time of the epoch (training and test), seconds.
+    pub seconds: f64,
+}
+
+/// The epochs seen so far, shared between the renderer and whoever launched the training.
+pub type EpochLog = Arc<Mutex<Vec<EpochStats>>>;
+
+/// Records [`EpochStats`] and forwards everything to an inner renderer (burn's terminal
+/// dashboard), or prints one line per epoch when there is none.
+pub struct EpochRenderer {
+    inner: Option<Box<dyn MetricsRenderer>>,
+    names: HashMap<MetricId, String>,
+    train: HashMap<String, f64>,
+    valid: HashMap<String, f64>,
+    total_epochs: usize,
+    epoch_start: Option<Instant>,
+    log: EpochLog,
+}
+
+impl EpochRenderer {
+    /// A renderer that forwards to `inner` (or prints lines when `None`) and records into `log`.
+    pub fn new(inner: Option<Box<dyn MetricsRenderer>>, log: EpochLog) -> Self {
+        Self {
+            inner,
+            names: HashMap::new(),
+            train: HashMap::new(),
+            valid: HashMap::new(),
+            total_epochs: 0,
+            epoch_start: None,
+            log,
+        }
+    }
+
+    /// Keeps an epoch-final value (burn sends `NumericEntry::Final` when a split ends).
+    fn record(&mut self, state: &MetricState, valid: bool) {
+        if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state
+            && let Some(name) = self.names.get(&entry.metric_id)
+        {
+            let split = if valid {
+                &mut self.valid
+            } else {
+                &mut self.train
+            };
+            split.insert(name.clone(), *value);
+        }
+    }
+
+    fn finish_epoch(&mut self, epoch: usize) {
+        let loss = LossMetric::new().name().to_string();
+        let get =
+            |split: &HashMap<String, f64>, name: &str| split.get(name).copied().unwrap_or(f64::NAN);
+        let stats = EpochStats {
+            epoch,
+            train_loss: get(&self.train, &loss),
+            train_error: get(&self.train, ErrorRateMetric::NAME),
+            test_loss: get(&self.valid, &loss),
+            test_error: get(&self.valid, ErrorRateMetric::NAME),
+            seconds: self
+                .epoch_start
+                .map_or(0.0, |start| start.elapsed().as_secs_f64()),
+        };
+        if self.inner.is_none() {
+            println!(
+                "epoch {:>3}/{} | train loss {:.5} error {:6.2}% | test loss {:.5} error {:6.2}% | {:.1} s",
+                stats.epoch,
+                self.total_epochs,
+                stats.train_loss,
+                stats.train_error,
+                stats.test_loss,
+                stats.test_error,
+                stats.seconds
+            );
+        }
+        self.log.lock().expect("epoch log poisoned").push(stats);
+    }
+}
+
+impl MetricsRendererTraining for EpochRenderer {
+    fn update_train(&mut self, state: MetricState) {
+        self.record(&state, false);
+        if let Some(inner) = &mut self.inner {
+            inner.update_train(state);
+        }
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record(&state, true);
+        if let Some(inner) = &mut self.inner {
+            inner.update_valid(state);
+        }
+    }
+
+    fn on_train_end(
+        &mut self,
+        summary: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
+        match &mut self.inner {
+            Some(inner) => inner.on_train_end(summary),
+            None => Ok(()),
+        }
+    }
+}
+
+impl TrainingProgressLogger for EpochRenderer {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        total_items: Option<usize>,
+        label: Option<&str>,
+    ) {
+        self.total_epochs = total_epochs;
+        if let Some(inner) = &mut self.inner {
+            inner.start(total_epochs, starting_epoch, total_items, label);
+        }
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        self.finish_epoch(epoch);
+        if let Some(inner) = &mut self.inner {
+            inner.update_epoch(epoch);
+        }
+    }
+
+    fn start_split(&mut self, split: &str, total_items: usize) {
+        if split == "train" {
+            self.epoch_start = Some(Instant::now());
+        }
+        if let Some(inner) = &mut self.inner {
+            inner.start_split(split, total_items);
+        }
+    }
+
+    fn update_split(&mut self, items_processed: usize) {
+        if let Some(inner) = &mut self.inner {
+            inner.update_split(items_processed);
+        }
+    }
+
+    fn end_split(&mut self) {
+        if let Some(inner) = &mut self.inner {
+            inner.end_split();
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(inner) = &mut self.inner {
+            inner.end();
+        }
+    }
+
+    fn log_event_training(&mut self, event: String) {
+        if let Some(inner) = &mut self.inner {
+            inner.log_event_training(event);
+        }
+    }
+}
+
+impl EvaluationProgressLogger for EpochRenderer {
+    fn start_global_progress(&mut self, total_tests: usize) {
+        if let Some(inner) = &mut self.inner {
+            inner.start_global_progress(total_tests);
+        }
+    }
+
+    fn start_test(&mut self, name: &str, total_items: usize) {
+        if let Some(inner) = &mut self.inner {
+            inner.start_test(name, total_items);
+        }
+    }
+
+    fn update_test_progress(&mut self, items_processed: usize) {
+        if let Some(inner) = &mut self.inner {
+            inner.update_test_progress(items_processed);
+        }
+    }
+
+    fn end_test(&mut self) {
+        if let Some(inner) = &mut self.inner {
+            inner.end_test();
+        }
+    }
+
+    fn end_global_progress(&mut self) {
+        if let Some(inner) = &mut self.inner {
+            inner.end_global_progress();
+        }
+    }
+
+    fn log_event_evaluation(&mut self, event: String) {
+        if let Some(inner) = &mut self.inner {
+            inner.log_event_evaluation(event);
+        }
+    }
+}
+
+impl MetricsRendererEvaluation for EpochRenderer {
+    fn update_test(&mut self, name: EvaluationName, state: MetricState) {
+        if let Some(inner) = &mut self.inner {
+            inner.update_test(name, state);
+        }
+    }
+}
+
+impl MetricsRenderer for EpochRenderer {
+    fn manual_close(&mut self) {
+        if let Some(inner) = &mut self.inner {
+            inner.manual_close();
+        }
+    }
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+        if let Some(inner) = &mut self.inner {
+            inner.register_metric(definition);
+        }
+    }
+}

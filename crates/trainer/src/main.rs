@@ -1,0 +1,204 @@
+//! `trainer`: trains the paper's improved LeNet-5 on MNIST with burn.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::prelude::Module;
+use clap::{Args, Parser, Subcommand};
+use lenet::backend::Backend;
+use lenet::data::MnistSplits;
+use lenet::model::{LeNet, LeNetConfig, Subsampling};
+use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
+
+/// Train the improved LeNet-5 of the paper on MNIST (burn, burn-train's dashboard).
+#[derive(Parser, Debug)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network (the default when no subcommand is given).
+    Train(TrainArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Backend: ndarray, flex (pure-Rust CPU) or wgpu (GPU; lavapipe without one).
+    #[arg(long, default_value = "flex", value_parser = parse_backend)]
+    backend: Backend,
+    /// Folder with the four MNIST IDX files (raw or .gz). Without it, MNIST is downloaded.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Train on a random subset of this many training images (the paper: 2000) [default: all].
+    #[arg(long, value_name = "N")]
+    train_size: Option<usize>,
+    /// Test on a random subset of this many test images (the paper: 1000) [default: all].
+    #[arg(long, value_name = "M")]
+    test_size: Option<usize>,
+    /// Passes over the training set [default: 10]. With --resume: the new total.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Images per SGD step.
+    #[arg(long, default_value_t = 50)]
+    batch_size: usize,
+    /// Constant SGD learning rate η.
+    #[arg(long, default_value_t = 1.0)]
+    lr: f64,
+    /// Weight decay λ in E = 1/m Σ ½‖t−y‖² + λ/2 Σ W².
+    #[arg(long, default_value_t = 0.0)]
+    lambda: f64,
+    /// Feature maps of C1.
+    #[arg(long, default_value_t = 6)]
+    c1: usize,
+    /// Feature maps of C3.
+    #[arg(long, default_value_t = 12)]
+    c3: usize,
+    /// Side of the square convolution kernels.
+    #[arg(long, default_value_t = 5)]
+    kernel_size: usize,
+    /// Subsampling layers: mean (plain 2x2 average) or paper (formula 3, rescaled: sigmoid(4·(mean−½) + bias)).
+    #[arg(long, default_value = "mean", value_parser = parse_subsampling)]
+    subsampling: Subsampling,
+    /// Seed of the initial weights, the data subsets and the shuffling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Folder for checkpoints, logs, config.json and model.bpk.
+    #[arg(long, default_value = "runs/lenet", value_name = "DIR")]
+    artifact_dir: PathBuf,
+    /// Continue the run in --artifact-dir from its last checkpoint, with its saved config.json
+    /// (only --epochs, --backend and --data-dir are taken from the command line).
+    #[arg(long, conflicts_with = "overwrite")]
+    resume: bool,
+    /// Replace a previous run's results in --artifact-dir.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+fn parse_backend(name: &str) -> Result<Backend, String> {
+    name.parse().map_err(|e: lenet::LenetError| e.to_string())
+}
+
+fn parse_subsampling(name: &str) -> Result<Subsampling, String> {
+    name.parse().map_err(|e: lenet::LenetError| e.to_string())
+}
+
+impl TrainArgs {
+    /// The run's configuration: the saved one when resuming, else the flags'.
+    fn config(&self) -> Result<TrainingConfig> {
+        if self.resume {
+            let mut config = TrainingConfig::load_from(&self.artifact_dir)?;
+            if let Some(epochs) = self.epochs {
+                config.epochs = epochs;
+            }
+            return Ok(config);
+        }
+        let model = LeNetConfig::new()
+            .with_c1(self.c1)
+            .with_c3(self.c3)
+            .with_kernel_size(self.kernel_size)
+            .with_subsampling(self.subsampling);
+        let mut config = TrainingConfig::new(model)
+            .with_batch_size(self.batch_size)
+            .with_learning_rate(self.lr)
+            .with_lambda(self.lambda)
+            .with_seed(self.seed)
+            .with_train_size(self.train_size)
+            .with_test_size(self.test_size);
+        if let Some(epochs) = self.epochs {
+            config.epochs = epochs;
+        }
+        Ok(config)
+    }
+
+    fn start_mode(&self) -> StartMode {
+        match (self.resume, self.overwrite) {
+            (true, _) => StartMode::Resume,
+            (false, true) => StartMode::Overwrite,
+            (false, false) => StartMode::Fresh,
+        }
+    }
+}
+
+fn describe(model: &LeNet) -> String {
+    format!(
+        "{} parameters (C1 {}, S2 {}, C3 {}, S4 {}, FC {})",
+        model.num_params(),
+        model.c1.num_params(),
+        model.s2.num_params(),
+        model.c3.num_params(),
+        model.s4.num_params(),
+        model.fc.num_params()
+    )
+}
+
+fn load_data(dir: Option<&Path>, config: &TrainingConfig) -> Result<MnistSplits> {
+    let data = MnistSplits::load(dir)?;
+    let (train, test) = (data.train.len(), data.test.len());
+    let data = data.subset(config.train_size, config.test_size, config.seed)?;
+    println!(
+        "data: {} of {train} training and {} of {test} test images{}",
+        data.train.len(),
+        data.test.len(),
+        dir.map(|d| format!(" from {}", d.display()))
+            .unwrap_or_default()
+    );
+    Ok(data)
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
+    let config = args.config()?;
+    config.validate()?;
+    let device = args.backend.device();
+    println!(
+        "LeNet {}-{}, {}x{} kernels, {} subsampling: {}",
+        config.model.c1,
+        config.model.c3,
+        config.model.kernel_size,
+        config.model.kernel_size,
+        config.model.subsampling.name(),
+        describe(&config.model.init(&device))
+    );
+    let data = load_data(args.data_dir.as_deref(), &config)?;
+    println!(
+        "training on {} for {} epochs: batch {}, lr {}, lambda {}, seed {} -> {}",
+        args.backend,
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+        config.lambda,
+        config.seed,
+        args.artifact_dir.display()
+    );
+    let mut options = RunOptions::new(&args.artifact_dir);
+    options.start = args.start_mode();
+    let outcome = training::train(&config, &data, &device, &options)
+        .with_context(|| format!("training into {}", args.artifact_dir.display()))?;
+    if let Some(epoch) = outcome.resumed_after {
+        println!("resumed after epoch {epoch}");
+    }
+    println!(
+        "final test error: {:.2}% ({}/{}), test MSE {:.5}; model saved to {}",
+        outcome.test.error_rate(),
+        outcome.test.errors,
+        outcome.test.total,
+        outcome.test.mse,
+        args.artifact_dir.join(training::MODEL_FILE).display()
+    );
+    if outcome.interrupted {
+        println!("training was interrupted; continue it with --resume");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Train(args)) => train(args),
+        None => train(&cli.train),
+    }
+}
