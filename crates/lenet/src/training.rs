@@ -319,11 +319,17 @@ pub fn train(
 
     let test = inference::evaluate(&model, &data.test, device)?;
     let epochs = log.lock().expect("epoch log poisoned").clone();
+    // burn's dashboard resets the interrupter when training ends, so also count the epochs.
+    let last_epoch = epochs
+        .last()
+        .map(|e| e.epoch)
+        .or(resumed_after)
+        .unwrap_or(0);
     Ok(TrainingOutcome {
         model,
         epochs,
         test,
         resumed_after,
-        interrupted: result.interrupted.is_some(),
+        interrupted: result.interrupted.is_some() || last_epoch < config.epochs,
     })
 }

@@ -161,6 +161,27 @@ fn nudged<const D: usize>(param: &Param<Tensor<D>>, index: usize, by: f32) -> Pa
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), &device))
 }
 
+/// The weight tensors the gradient check nudges.
+#[derive(Debug, Clone, Copy)]
+enum Weight {
+    C1,
+    C3,
+    Fc,
+}
+
+impl Weight {
+    /// `model` with one weight of this tensor moved by `by`.
+    fn nudge(self, model: &LeNet, index: usize, by: f32) -> LeNet {
+        let mut m = model.clone();
+        match self {
+            Weight::C1 => m.c1.weight = nudged(&model.c1.weight, index, by),
+            Weight::C3 => m.c3.weight = nudged(&model.c3.weight, index, by),
+            Weight::Fc => m.fc.weight = nudged(&model.fc.weight, index, by),
+        }
+        m
+    }
+}
+
 #[test]
 fn gradients_match_finite_differences() {
     let device = device();
@@ -183,38 +204,24 @@ fn gradients_match_finite_differences() {
                 .try_into_vec_as::<f32>()
                 .unwrap()
         };
-        let checks: Vec<(&str, Vec<f32>, Box<dyn Fn(usize, f32) -> LeNet>)> = vec![
+        let checks = [
             (
-                "c1.weight",
+                Weight::C1,
                 grad_of(model.c1.weight.grad(&grads).map(|g| g.flatten(0, 3))),
-                Box::new(|i, e| {
-                    let mut m = plain.clone();
-                    m.c1.weight = nudged(&plain.c1.weight, i, e);
-                    m
-                }),
             ),
             (
-                "c3.weight",
+                Weight::C3,
                 grad_of(model.c3.weight.grad(&grads).map(|g| g.flatten(0, 3))),
-                Box::new(|i, e| {
-                    let mut m = plain.clone();
-                    m.c3.weight = nudged(&plain.c3.weight, i, e);
-                    m
-                }),
             ),
             (
-                "fc.weight",
+                Weight::Fc,
                 grad_of(model.fc.weight.grad(&grads).map(|g| g.flatten(0, 1))),
-                Box::new(|i, e| {
-                    let mut m = plain.clone();
-                    m.fc.weight = nudged(&plain.fc.weight, i, e);
-                    m
-                }),
             ),
         ];
         let eps = 1e-2f32;
         let abs_tol = 5e-5;
-        for (name, analytic, perturb) in &checks {
+        for (name, analytic) in &checks {
+            let perturb = |index, by| name.nudge(&plain, index, by);
             let indices = [0, 7, analytic.len() / 2, analytic.len() - 1];
             let largest = indices
                 .iter()
@@ -222,7 +229,7 @@ fn gradients_match_finite_differences() {
                 .fold(0.0, f32::max);
             assert!(
                 largest > 1e-3,
-                "{kind} {name}: gradients too small to check ({largest:e})"
+                "{kind} {name:?}: gradients too small to check ({largest:e})"
             );
             for index in indices {
                 let up = objective_value(&perturb(index, eps), &x, &t);
@@ -232,7 +239,7 @@ fn gradients_match_finite_differences() {
                 let tol = abs_tol + 2e-2 * a.abs().max(numeric.abs());
                 assert!(
                     (a - numeric).abs() < tol,
-                    "{kind} {name}[{index}]: autodiff {a:e} vs finite difference {numeric:e}"
+                    "{kind} {name:?}[{index}]: autodiff {a:e} vs finite difference {numeric:e}"
                 );
             }
         }

@@ -1,6 +1,7 @@
 //! `trainer`: trains the paper's improved LeNet-5 on MNIST with burn.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use burn::prelude::Module;
@@ -47,10 +48,10 @@ struct TrainArgs {
     #[arg(long, default_value_t = 50)]
     batch_size: usize,
     /// Constant SGD learning rate η.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     lr: f64,
     /// Weight decay λ in E = 1/m Σ ½‖t−y‖² + λ/2 Σ W².
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     lambda: f64,
     /// Feature maps of C1.
     #[arg(long, default_value_t = 6)]
@@ -195,10 +196,18 @@ fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
+    let result = match &cli.command {
         Some(Command::Train(args)) => train(args),
         None => train(&cli.train),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line: the error and its causes, no backtrace.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
