@@ -13,7 +13,6 @@ use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
 use burn::prelude::*;
 
 use crate::error::{LenetError, Result};
-use crate::idx;
 
 /// Side of the square input images, in pixels.
 pub const IMAGE_SIZE: usize = 28;
@@ -135,9 +134,11 @@ fn quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T> {
 fn find_file(dir: &Path, name: &'static str) -> Result<PathBuf> {
     let raw = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
+    // `exists`, not `is_file`: something unreadable under the right name (a folder, a file
+    // without permission) gets an error naming it rather than "missing".
     [raw, gz]
         .into_iter()
-        .find(|p| p.is_file())
+        .find(|p| p.exists())
         .ok_or_else(|| LenetError::MissingDataFile {
             dir: dir.to_path_buf(),
             name,

@@ -17,7 +17,11 @@ pub enum LenetError {
         source: std::io::Error,
     },
 
-    /// A data file does not follow the IDX format, or disagrees with what the model needs.
+    /// A data file could not be read or does not follow the IDX format.
+    #[error(transparent)]
+    Idx(#[from] idx::IdxError),
+
+    /// A data file disagrees with what the model needs (image size, label range).
     #[error("{path}: bad {field}: expected {expected}, found {found}")]
     DataFormat {
         /// The data file.

@@ -5,7 +5,6 @@
 pub mod backend;
 pub mod data;
 pub mod error;
-pub mod idx;
 pub mod inference;
 pub mod loss;
 pub mod metric;

@@ -4,13 +4,44 @@
 //! reader accepts truncated files silently): the format is a 4-byte magic number
 //! (`0x00 0x00 type ndims`, type `0x08` = unsigned byte), one big-endian `u32` per dimension,
 //! then the data. Files may be gzip-compressed; that is detected from their first bytes.
+//!
+//! This crate has no dependency on burn so that it can be fuzzed cheaply (`fuzz/`).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 
-use crate::error::{LenetError, Result};
+/// Why an IDX file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file's content is not what the IDX format requires.
+    #[error("{path}: bad {field}: expected {expected}, found {found}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The part of the file that is wrong (magic number, header, file length, ...).
+        field: &'static str,
+        /// What that part should hold.
+        expected: String,
+        /// What it holds.
+        found: String,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, IdxError>;
+
+/// Largest decompressed file accepted (MNIST's biggest is 47 MB): a guard against gzip bombs.
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
 
 /// Magic number of an IDX file of unsigned-byte images (3 dimensions: count, rows, columns).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -33,19 +64,31 @@ pub struct IdxImages {
 
 /// Reads a file's bytes, decompressing it first when it is gzip-compressed.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| LenetError::io(path, e))?;
+    let raw = std::fs::read(path).map_err(|source| IdxError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
     let mut out = Vec::new();
     GzDecoder::new(&raw[..])
+        .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
-        .map_err(|e| LenetError::DataFormat {
+        .map_err(|e| IdxError::Format {
             path: path.to_path_buf(),
             field: "gzip stream",
             expected: "a complete gzip stream".into(),
             found: format!("a broken one ({e})"),
         })?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(IdxError::Format {
+            path: path.to_path_buf(),
+            field: "decompressed size",
+            expected: format!("at most {MAX_DECOMPRESSED} bytes"),
+            found: "more".into(),
+        });
+    }
     Ok(out)
 }
 
@@ -71,7 +114,7 @@ pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 
 /// Checks the magic number and returns the dimensions it announces.
 fn parse_header(bytes: &[u8], path: &Path, magic: u32, what: &str) -> Result<Vec<usize>> {
-    let bad = |field, expected: String, found: String| LenetError::DataFormat {
+    let bad = |field, expected: String, found: String| IdxError::Format {
         path: path.to_path_buf(),
         field,
         expected,
@@ -137,7 +180,7 @@ fn body(
         } else {
             "trailing data"
         };
-        return Err(LenetError::DataFormat {
+        return Err(IdxError::Format {
             path: path.to_path_buf(),
             field: "file length",
             expected,
@@ -154,6 +197,42 @@ fn expected_is_larger(len: usize, header: usize, count: usize, item_len: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes either parse into a consistent file or give an error: never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(images) = parse_images(&bytes, Path::new("x")) {
+                prop_assert_eq!(images.pixels.len(), images.count * images.rows * images.cols);
+                prop_assert_eq!(bytes.len(), 16 + images.pixels.len());
+            }
+            if let Ok(labels) = parse_labels(&bytes, Path::new("x")) {
+                prop_assert_eq!(bytes.len(), 8 + labels.len());
+            }
+        }
+
+        /// Valid headers with any dimensions and any (possibly wrong) amount of data.
+        #[test]
+        fn headers_with_any_dimensions_never_panic(
+            dims in proptest::array::uniform3(any::<u32>()),
+            small in proptest::array::uniform3(0u32..8),
+            data in proptest::collection::vec(any::<u8>(), 0..600),
+            use_small in any::<bool>(),
+        ) {
+            let dims = if use_small { small } else { dims };
+            let mut bytes = IMAGES_MAGIC.to_be_bytes().to_vec();
+            for d in dims {
+                bytes.extend(d.to_be_bytes());
+            }
+            bytes.extend(&data);
+            let expected = dims.iter().map(|&d| d as u128).product::<u128>();
+            match parse_images(&bytes, Path::new("x")) {
+                Ok(images) => prop_assert_eq!(images.pixels.len() as u128, expected),
+                Err(_) => prop_assert_ne!(data.len() as u128, expected),
+            }
+        }
+    }
 
     fn images_file(count: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {
         let mut bytes = IMAGES_MAGIC.to_be_bytes().to_vec();
