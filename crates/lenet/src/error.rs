@@ -91,6 +91,22 @@ pub enum LenetError {
         reason: String,
     },
 
+    /// The training loss became NaN or infinite.
+    #[error(
+        "training diverged: the loss became {loss} at epoch {epoch}, batch {batch} \
+         (try a smaller --lr); {kept}"
+    )]
+    Diverged {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Batch within the epoch, from 1.
+        batch: usize,
+        /// The non-finite loss.
+        loss: f64,
+        /// What is left on disk.
+        kept: String,
+    },
+
     /// Training stopped on an error reported by burn's learner.
     #[error("training failed: {0}")]
     Training(String),

@@ -3,6 +3,7 @@
 //! `Learner`, and inference.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod inference;

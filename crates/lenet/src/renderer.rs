@@ -1,18 +1,18 @@
 //! A renderer that records each epoch's final loss and error and, when no dashboard is shown,
 //! prints them as one compact line per epoch (burn's own non-terminal renderer prints a line per
-//! batch).
+//! batch). It also watches the training loss and stops a run whose loss is no longer finite.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use burn::train::LearnerSummary;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{LossMetric, Metric, MetricDefinition, MetricId, NumericEntry};
 use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
+use burn::train::{Interrupter, LearnerSummary};
 
 use crate::metric::ErrorRateMetric;
 
@@ -33,8 +33,28 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
-/// The epochs seen so far, shared between the renderer and whoever launched the training.
-pub type EpochLog = Arc<Mutex<Vec<EpochStats>>>;
+/// Where a run's loss stopped being finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Divergence {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Batch number within the epoch, from 1.
+    pub batch: usize,
+    /// The loss value (NaN or infinite).
+    pub loss: f64,
+}
+
+/// What the renderer saw of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunLog {
+    /// Completed epochs.
+    pub epochs: Vec<EpochStats>,
+    /// The first non-finite training loss, if any.
+    pub divergence: Option<Divergence>,
+}
+
+/// A [`RunLog`] shared between the renderer and whoever launched the training.
+pub type SharedRunLog = Arc<Mutex<RunLog>>;
 
 /// Records [`EpochStats`] and forwards everything to an inner renderer (burn's terminal
 /// dashboard), or prints one line per epoch when there is none.
@@ -44,35 +64,74 @@ pub struct EpochRenderer {
     train: HashMap<String, f64>,
     valid: HashMap<String, f64>,
     total_epochs: usize,
+    epoch: usize,
+    batch: usize,
     epoch_start: Option<Instant>,
-    log: EpochLog,
+    log: SharedRunLog,
+    interrupter: Interrupter,
 }
 
 impl EpochRenderer {
-    /// A renderer that forwards to `inner` (or prints lines when `None`) and records into `log`.
-    pub fn new(inner: Option<Box<dyn MetricsRenderer>>, log: EpochLog) -> Self {
+    /// A renderer that forwards to `inner` (or prints lines when `None`), records into `log`,
+    /// and stops the run through `interrupter` when the training loss is not finite.
+    pub fn new(
+        inner: Option<Box<dyn MetricsRenderer>>,
+        log: SharedRunLog,
+        interrupter: Interrupter,
+    ) -> Self {
         Self {
             inner,
             names: HashMap::new(),
             train: HashMap::new(),
             valid: HashMap::new(),
             total_epochs: 0,
+            epoch: 1,
+            batch: 0,
             epoch_start: None,
             log,
+            interrupter,
         }
     }
 
-    /// Keeps an epoch-final value (burn sends `NumericEntry::Final` when a split ends).
+    /// Keeps an epoch-final value (burn sends `NumericEntry::Final` when a split ends) and
+    /// watches the per-batch training loss.
     fn record(&mut self, state: &MetricState, valid: bool) {
-        if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state
-            && let Some(name) = self.names.get(&entry.metric_id)
-        {
-            let split = if valid {
-                &mut self.valid
-            } else {
-                &mut self.train
-            };
-            split.insert(name.clone(), *value);
+        let MetricState::Numeric(entry, Some(value)) = state else {
+            return;
+        };
+        let Some(name) = self.names.get(&entry.metric_id) else {
+            return;
+        };
+        match value {
+            NumericEntry::Final(value) => {
+                let split = if valid {
+                    &mut self.valid
+                } else {
+                    &mut self.train
+                };
+                split.insert(name.clone(), *value);
+            }
+            batch if !valid && name.as_str() == LossMetric::new().name().as_str() => {
+                let loss = batch.current();
+                if !loss.is_finite() {
+                    self.diverged(loss);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn diverged(&mut self, loss: f64) {
+        let mut log = self.log.lock().expect("run log poisoned");
+        if log.divergence.is_none() {
+            log.divergence = Some(Divergence {
+                epoch: self.epoch,
+                // burn reports a batch's metrics before its progress.
+                batch: self.batch + 1,
+                loss,
+            });
+            self.interrupter
+                .stop(Some("the training loss is no longer finite"));
         }
     }
 
@@ -102,7 +161,11 @@ impl EpochRenderer {
                 stats.seconds
             );
         }
-        self.log.lock().expect("epoch log poisoned").push(stats);
+        self.log
+            .lock()
+            .expect("run log poisoned")
+            .epochs
+            .push(stats);
     }
 }
 
@@ -141,6 +204,7 @@ impl TrainingProgressLogger for EpochRenderer {
         label: Option<&str>,
     ) {
         self.total_epochs = total_epochs;
+        self.epoch = starting_epoch;
         if let Some(inner) = &mut self.inner {
             inner.start(total_epochs, starting_epoch, total_items, label);
         }
@@ -148,6 +212,7 @@ impl TrainingProgressLogger for EpochRenderer {
 
     fn update_epoch(&mut self, epoch: usize) {
         self.finish_epoch(epoch);
+        self.epoch = epoch + 1;
         if let Some(inner) = &mut self.inner {
             inner.update_epoch(epoch);
         }
@@ -156,6 +221,7 @@ impl TrainingProgressLogger for EpochRenderer {
     fn start_split(&mut self, split: &str, total_items: usize) {
         if split == "train" {
             self.epoch_start = Some(Instant::now());
+            self.batch = 0;
         }
         if let Some(inner) = &mut self.inner {
             inner.start_split(split, total_items);
@@ -163,6 +229,7 @@ impl TrainingProgressLogger for EpochRenderer {
     }
 
     fn update_split(&mut self, items_processed: usize) {
+        self.batch += 1;
         if let Some(inner) = &mut self.inner {
             inner.update_split(items_processed);
         }

@@ -15,20 +15,19 @@ use burn::train::{
     TrainStep,
 };
 
+use crate::checkpoint::{self, CHECKPOINT_DIR, write_atomically};
 use crate::data::{DigitBatch, DigitBatcher, EpochShuffledLoader, MnistSplits};
 use crate::error::{self, LenetError};
 use crate::inference::{self, Evaluation};
 use crate::loss;
 use crate::metric::ErrorRateMetric;
 use crate::model::{LeNet, LeNetConfig};
-use crate::renderer::{EpochLog, EpochRenderer, EpochStats};
+use crate::renderer::{Divergence, EpochRenderer, EpochStats, SharedRunLog};
 
 /// Name of the saved training configuration inside an artifact folder.
 pub const CONFIG_FILE: &str = "config.json";
 /// Name of the final model inside an artifact folder.
 pub const MODEL_FILE: &str = "model.bpk";
-/// Folder of the per-epoch checkpoints inside an artifact folder.
-pub const CHECKPOINT_DIR: &str = "checkpoint";
 /// Batch size used to evaluate the test split (it does not change the results).
 pub const EVAL_BATCH_SIZE: usize = 1000;
 
@@ -161,7 +160,7 @@ impl RunOptions {
 
 /// What a finished (or interrupted) run produced.
 pub struct TrainingOutcome {
-    /// The trained network (validation mode).
+    /// The trained network (validation mode); saved as `model.bpk` only when every epoch ran.
     pub model: LeNet,
     /// Per-epoch results of the epochs this invocation ran.
     pub epochs: Vec<EpochStats>,
@@ -169,29 +168,23 @@ pub struct TrainingOutcome {
     pub test: Evaluation,
     /// Epoch the run resumed after, if it resumed.
     pub resumed_after: Option<usize>,
-    /// Whether it was stopped before its last epoch.
+    /// Whether it was stopped before its last epoch (Ctrl-C, SIGTERM, the dashboard's stop).
     pub interrupted: bool,
 }
 
-/// The last epoch whose model, optimizer and scheduler checkpoints all exist.
-pub fn last_checkpoint(artifact_dir: &Path) -> Option<usize> {
-    let dir = artifact_dir.join(CHECKPOINT_DIR);
-    let complete = |epoch: usize| {
-        ["model", "optim", "scheduler"]
-            .iter()
-            .all(|kind| dir.join(format!("{kind}-{epoch}.bpk")).is_file())
-    };
-    std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
-        })
-        .filter(|&epoch| complete(epoch))
-        .max()
+impl LenetError {
+    fn diverged(divergence: Divergence, artifact_dir: &Path) -> Self {
+        let kept = match checkpoint::last_checkpoint(artifact_dir) {
+            Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
+            None => "no epoch completed, so there is no checkpoint".into(),
+        };
+        LenetError::Diverged {
+            epoch: divergence.epoch,
+            batch: divergence.batch,
+            loss: divergence.loss,
+            kept,
+        }
+    }
 }
 
 /// Prepares the artifact folder for `start`; returns the epoch to resume after.
@@ -203,7 +196,8 @@ fn prepare_artifact_dir(dir: &Path, start: StartMode) -> error::Result<Option<us
         .collect::<Vec<_>>();
     match start {
         StartMode::Resume => {
-            let epoch = last_checkpoint(dir).ok_or_else(|| LenetError::Artifact {
+            checkpoint::remove_partial_files(dir)?;
+            let epoch = checkpoint::last_checkpoint(dir).ok_or_else(|| LenetError::Artifact {
                 path: dir.join(CHECKPOINT_DIR),
                 reason: "no complete checkpoint to resume from".into(),
             })?;
@@ -259,9 +253,13 @@ pub fn train(
     }
     let dir = &options.artifact_dir;
     let resumed_after = prepare_artifact_dir(dir, options.start)?;
-    if resumed_after.is_none() {
-        let path = dir.join(CONFIG_FILE);
-        config.save(&path).map_err(|e| LenetError::io(&path, e))?;
+    match resumed_after {
+        None => {
+            let path = dir.join(CONFIG_FILE);
+            write_atomically(&path, |tmp| config.save(tmp))
+                .map_err(|e| LenetError::io(&path, e))?;
+        }
+        Some(epoch) => checkpoint::check_restorable(dir, epoch, &config.model, device)?,
     }
 
     let train_device = device.clone().autodiff();
@@ -281,7 +279,7 @@ pub fn train(
         .batch_size(EVAL_BATCH_SIZE)
         .build(data.test.clone());
 
-    let log: EpochLog = Arc::new(Mutex::new(Vec::new()));
+    let log: SharedRunLog = Arc::new(Mutex::new(Default::default()));
     let dashboard: Option<Box<dyn burn::train::renderer::MetricsRenderer>> = options
         .dashboard
         .then(|| -> Box<dyn burn::train::renderer::MetricsRenderer> {
@@ -290,12 +288,15 @@ pub fn train(
                 resumed_after,
             ))
         });
+    let (model_checkpoints, optim_checkpoints, scheduler_checkpoints) =
+        checkpoint::checkpointers(dir);
+    let renderer = EpochRenderer::new(dashboard, log.clone(), options.interrupter.clone());
     let mut training = SupervisedTraining::new(dir, loader_train, loader_test)
         .metrics((LossMetric::new(), ErrorRateMetric::new()))
-        .with_default_checkpointers()
+        .with_custom_checkpointers(model_checkpoints, optim_checkpoints, scheduler_checkpoints)
         .with_interrupter(options.interrupter.clone())
         .num_epochs(config.epochs)
-        .renderer(Box::new(EpochRenderer::new(dashboard, log.clone())));
+        .renderer(Box::new(renderer));
     if let Some(epoch) = resumed_after {
         training = training.checkpoint(epoch);
     }
@@ -305,31 +306,36 @@ pub fn train(
     if let Some(error) = result.error {
         return Err(LenetError::Training(error.to_string()));
     }
-    let model = result.model;
-
-    let model_path = dir.join(MODEL_FILE);
-    model
-        .clone()
-        .into_record()
-        .save(&model_path)
-        .map_err(|e| LenetError::Artifact {
-            path: model_path.clone(),
-            reason: e.to_string(),
-        })?;
-
-    let test = inference::evaluate(&model, &data.test, device)?;
-    let epochs = log.lock().expect("epoch log poisoned").clone();
+    let log = log.lock().expect("run log poisoned").clone();
+    if let Some(divergence) = log.divergence {
+        return Err(LenetError::diverged(divergence, dir));
+    }
     // burn's dashboard resets the interrupter when training ends, so also count the epochs.
-    let last_epoch = epochs
+    let last_epoch = log
+        .epochs
         .last()
         .map(|e| e.epoch)
         .or(resumed_after)
         .unwrap_or(0);
+    let interrupted = result.interrupted.is_some() || last_epoch < config.epochs;
+    let model = result.model;
+
+    if !interrupted {
+        let path = dir.join(MODEL_FILE);
+        write_atomically(&path, |tmp| model.clone().into_record().save(tmp)).map_err(|e| {
+            LenetError::Artifact {
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+    }
+
+    let test = inference::evaluate(&model, &data.test, device)?;
     Ok(TrainingOutcome {
         model,
-        epochs,
+        epochs: log.epochs,
         test,
         resumed_after,
-        interrupted: result.interrupted.is_some() || last_epoch < config.epochs,
+        interrupted,
     })
 }

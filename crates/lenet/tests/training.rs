@@ -240,3 +240,138 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     assert_eq!(resumed.test, whole.test);
     assert!((resumed.epochs[0].train_loss - whole.epochs[1].train_loss).abs() < 1e-9);
 }
+
+fn small_config() -> TrainingConfig {
+    TrainingConfig::new(LeNetConfig::new())
+        .with_epochs(1)
+        .with_train_size(Some(500))
+        .with_test_size(Some(200))
+}
+
+fn small_data(config: &TrainingConfig) -> MnistSplits {
+    mnist()
+        .clone()
+        .subset(config.train_size, config.test_size, config.seed)
+        .unwrap()
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
+    let good = small_config();
+    let data = small_data(&good);
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    training::train(
+        &good,
+        &data,
+        &device,
+        &quiet_run(dir.path(), StartMode::Fresh),
+    )
+    .unwrap();
+    let finished_model = std::fs::read(dir.path().join("model.bpk")).unwrap();
+
+    // Continue with a learning rate that, with weight decay, multiplies the weights by -999
+    // per step: they overflow to infinity within an epoch.
+    let bad = good
+        .clone()
+        .with_epochs(3)
+        .with_learning_rate(1000.0)
+        .with_lambda(1.0);
+    let result = training::train(
+        &bad,
+        &data,
+        &device,
+        &quiet_run(dir.path(), StartMode::Resume),
+    );
+    let message = result.err().expect("must diverge").to_string();
+    assert!(
+        message.contains("diverged") && message.contains("epoch 2, batch"),
+        "{message}"
+    );
+    assert!(
+        message.contains("checkpoint of epoch 1 is kept"),
+        "{message}"
+    );
+    assert_eq!(lenet::checkpoint::last_checkpoint(dir.path()), Some(1));
+    lenet::checkpoint::check_restorable(dir.path(), 1, &good.model, &device).unwrap();
+    let model = std::fs::read(dir.path().join("model.bpk")).unwrap();
+    assert!(
+        model == finished_model,
+        "a diverged run must not replace model.bpk"
+    );
+}
+
+/// Overwrites `path` with its first `keep` bytes.
+fn truncate(path: &Path, keep: usize) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..keep.min(bytes.len())]).unwrap();
+}
+
+#[test]
+fn broken_checkpoints_models_and_configs_give_clear_errors() {
+    let config = small_config();
+    let data = small_data(&config);
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    training::train(
+        &config,
+        &data,
+        &device,
+        &quiet_run(dir.path(), StartMode::Fresh),
+    )
+    .unwrap();
+    let resume = |config: &TrainingConfig| {
+        let more = config.clone().with_epochs(2);
+        match training::train(
+            &more,
+            &data,
+            &device,
+            &quiet_run(dir.path(), StartMode::Resume),
+        ) {
+            Ok(_) => panic!("resume should fail"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let checkpoint = dir.path().join("checkpoint/model-1.bpk");
+    let saved = std::fs::read(&checkpoint).unwrap();
+
+    // A truncated checkpoint.
+    truncate(&checkpoint, saved.len() / 2);
+    let message = resume(&config);
+    assert!(
+        message.contains("model-1.bpk") && message.contains("not a readable checkpoint"),
+        "{message}"
+    );
+    // A file that is not a model at all.
+    std::fs::write(&checkpoint, b"definitely not burnpack").unwrap();
+    let message = resume(&config);
+    assert!(message.contains("model-1.bpk"), "{message}");
+    // A checkpoint of another shape (the config says 10 C1 maps, the weights have 6).
+    std::fs::write(&checkpoint, &saved).unwrap();
+    let mut wider = config.clone();
+    wider.model = LeNetConfig::new().with_c1(10);
+    let message = resume(&wider);
+    assert!(message.contains("does not fit the network"), "{message}");
+
+    // The final model: truncated, not a model, wrong config.
+    let model = dir.path().join("model.bpk");
+    let model_bytes = std::fs::read(&model).unwrap();
+    let load = || match inference::load_model(dir.path(), &device) {
+        Ok(_) => panic!("loading should fail"),
+        Err(e) => e.to_string(),
+    };
+    truncate(&model, model_bytes.len() - 10);
+    assert!(load().contains("model.bpk"), "{}", load());
+    std::fs::write(&model, b"\x00\x01 random").unwrap();
+    assert!(load().contains("model.bpk"), "{}", load());
+    std::fs::write(&model, &model_bytes).unwrap();
+    wider.save(dir.path().join("config.json")).unwrap();
+    let message = load();
+    assert!(
+        message.contains("model.bpk") && message.contains("does not fit"),
+        "{message}"
+    );
+    std::fs::write(dir.path().join("config.json"), b"{ not json").unwrap();
+    let message = load();
+    assert!(message.contains("config.json"), "{message}");
+}

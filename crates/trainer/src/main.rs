@@ -2,9 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use burn::prelude::Module;
+use burn::train::Interrupter;
 use clap::{Args, Parser, Subcommand};
 use lenet::backend::Backend;
 use lenet::data::MnistSplits;
@@ -151,7 +153,7 @@ fn load_data(dir: Option<&Path>, config: &TrainingConfig) -> Result<MnistSplits>
     Ok(data)
 }
 
-fn train(args: &TrainArgs) -> Result<()> {
+fn train(args: &TrainArgs) -> Result<Outcome> {
     let config = args.config()?;
     config.validate()?;
     let device = args.backend.device();
@@ -177,10 +179,23 @@ fn train(args: &TrainArgs) -> Result<()> {
     );
     let mut options = RunOptions::new(&args.artifact_dir);
     options.start = args.start_mode();
+    stop_on_signals(&options.interrupter)?;
     let outcome = training::train(&config, &data, &device, &options)
         .with_context(|| format!("training into {}", args.artifact_dir.display()))?;
     if let Some(epoch) = outcome.resumed_after {
         println!("resumed after epoch {epoch}");
+    }
+    if outcome.interrupted {
+        let kept = match lenet::checkpoint::last_checkpoint(&args.artifact_dir) {
+            Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
+            None => "no epoch completed".into(),
+        };
+        println!(
+            "interrupted before epoch {} ended: {kept}; continue with --resume (test error at the stop: {:.2}%)",
+            config.epochs,
+            outcome.test.error_rate()
+        );
+        return Ok(Outcome::Interrupted);
     }
     println!(
         "final test error: {:.2}% ({}/{}), test MSE {:.5}; model saved to {}",
@@ -190,10 +205,30 @@ fn train(args: &TrainArgs) -> Result<()> {
         outcome.test.mse,
         args.artifact_dir.join(training::MODEL_FILE).display()
     );
-    if outcome.interrupted {
-        println!("training was interrupted; continue it with --resume");
-    }
-    Ok(())
+    Ok(Outcome::Finished)
+}
+
+/// How a command ended, when it did not fail.
+enum Outcome {
+    Finished,
+    /// Stopped early on request; exits with 130 like a shell's Ctrl-C.
+    Interrupted,
+}
+
+/// The first Ctrl-C or SIGTERM stops training after the current batch (the last complete
+/// checkpoint stays); a second one exits at once.
+fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
+    let interrupter = interrupter.clone();
+    let received = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if received.swap(true, Ordering::SeqCst) {
+            eprintln!("second signal: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("stopping after the current batch (signal again to exit now)");
+        interrupter.stop(Some("stopped by a signal"));
+    })
+    .context("installing the Ctrl-C/SIGTERM handler")
 }
 
 fn main() -> ExitCode {
@@ -203,7 +238,8 @@ fn main() -> ExitCode {
         None => train(&cli.train),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Finished) => ExitCode::SUCCESS,
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(error) => {
             // One line: the error and its causes, no backtrace.
             eprintln!("error: {error:#}");
