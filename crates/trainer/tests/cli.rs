@@ -1,0 +1,290 @@
+//! The `trainer` binary as users run it: bad input, signals, `kill -9`, resume.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The MNIST folder beside the checkout. Missing data is a failure, never a skip.
+fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("LENET_MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
+        });
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file()
+            || dir.join("train-images-idx3-ubyte").is_file(),
+        "MNIST not found in {}: put ../shared/data/mnist beside the checkout or set LENET_MNIST_DIR",
+        dir.display()
+    );
+    dir
+}
+
+fn trainer(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    command.args(args);
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    trainer(args).output().expect("trainer runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A failed run: non-zero exit, no panic, and one `error:` line naming `needle`.
+fn assert_clean_error(output: &Output, needle: &str) {
+    let err = stderr(output);
+    assert!(!output.status.success(), "should fail: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_data_and_settings_are_refused_before_any_work() {
+    let mnist = mnist_dir();
+    let mnist = mnist.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let artifacts = artifacts.to_str().unwrap();
+
+    // A data folder with only some of the files, and one with a truncated file.
+    let partial = dir.path().join("partial");
+    std::fs::create_dir(&partial).unwrap();
+    for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"] {
+        std::fs::copy(Path::new(mnist).join(name), partial.join(name)).unwrap();
+    }
+    let out = run(&[
+        "--data-dir",
+        partial.to_str().unwrap(),
+        "--artifact-dir",
+        artifacts,
+    ]);
+    assert_clean_error(&out, "t10k-images-idx3-ubyte");
+    let labels = partial.join("t10k-labels-idx1-ubyte");
+    std::fs::write(&labels, [0, 0, 8, 1, 0, 0, 0, 9, 1, 2]).unwrap();
+    std::fs::copy(
+        Path::new(mnist).join("t10k-images-idx3-ubyte.gz"),
+        partial.join("t10k-images-idx3-ubyte.gz"),
+    )
+    .unwrap();
+    let out = run(&[
+        "--data-dir",
+        partial.to_str().unwrap(),
+        "--artifact-dir",
+        artifacts,
+    ]);
+    assert_clean_error(&out, "t10k-labels-idx1-ubyte: bad file length");
+    // Something unreadable under a data file's name.
+    std::fs::remove_file(&labels).unwrap();
+    std::fs::create_dir(&labels).unwrap();
+    let out = run(&[
+        "--data-dir",
+        partial.to_str().unwrap(),
+        "--artifact-dir",
+        artifacts,
+    ]);
+    assert_clean_error(&out, "t10k-labels-idx1-ubyte");
+
+    // Hyper-parameters, each with its valid range.
+    for (flags, needle) in [
+        (vec!["--lr", "0"], "lr = 0: expected a finite number > 0"),
+        (vec!["--lr", "-1"], "lr = -1"),
+        (
+            vec!["--batch-size", "0"],
+            "batch-size = 0: expected at least 1",
+        ),
+        (
+            vec!["--train-size", "100", "--batch-size", "101"],
+            "batch-size = 101: expected 1..=100",
+        ),
+        (vec!["--c1", "0"], "c1 = 0"),
+        (vec!["--c3", "0"], "c3 = 0"),
+        (
+            vec!["--kernel-size", "30"],
+            "kernel-size = 30: expected 1..=9",
+        ),
+        (
+            vec!["--train-size", "60001"],
+            "train-size = 60001: expected 1..=60000",
+        ),
+        (vec!["--test-size", "0"], "test-size = 0"),
+        (vec!["--lambda", "-0.5"], "lambda = -0.5"),
+        (vec!["--epochs", "0"], "epochs = 0"),
+    ] {
+        let mut args = vec!["--data-dir", mnist, "--artifact-dir", artifacts];
+        args.extend(flags);
+        assert_clean_error(&run(&args), needle);
+        assert!(
+            !Path::new(artifacts).join("config.json").exists(),
+            "no work for {needle}"
+        );
+    }
+    let out = run(&["--backend", "cuda"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("valid backends are ndarray, flex, wgpu"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Starts a small training run with stdout captured.
+fn start(artifacts: &Path, epochs: &str, train_size: &str, extra: &[&str]) -> Child {
+    let mnist = mnist_dir();
+    let mut args = vec![
+        "--data-dir",
+        mnist.to_str().unwrap(),
+        "--train-size",
+        train_size,
+        "--test-size",
+        "500",
+        "--epochs",
+        epochs,
+        "--artifact-dir",
+        artifacts.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    trainer(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trainer starts")
+}
+
+/// Waits until epoch 1's checkpoint is complete, then a little more: the run is mid-epoch 2.
+fn wait_for_first_checkpoint(artifacts: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while lenet::checkpoint::last_checkpoint(artifacts).is_none() {
+        assert!(Instant::now() < deadline, "no checkpoint after 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Every checkpoint file present is complete and loads.
+fn assert_only_complete_files(artifacts: &Path) {
+    let last = lenet::checkpoint::last_checkpoint(artifacts).expect("a complete checkpoint");
+    let config = lenet::training::TrainingConfig::load_from(artifacts).unwrap();
+    lenet::checkpoint::check_restorable(
+        artifacts,
+        last,
+        &config.model,
+        &burn::prelude::Device::flex(),
+    )
+    .unwrap();
+    assert!(
+        !artifacts.join("model.bpk").exists(),
+        "an unfinished run wrote model.bpk"
+    );
+}
+
+fn resume_to_the_end(artifacts: &Path) -> String {
+    let out = trainer(&[
+        "--data-dir",
+        mnist_dir().to_str().unwrap(),
+        "--artifact-dir",
+        artifacts.to_str().unwrap(),
+        "--resume",
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "resume failed: {stdout}{}",
+        stderr(&out)
+    );
+    assert!(artifacts.join("model.bpk").is_file());
+    stdout
+}
+
+#[test]
+fn ctrl_c_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let child = start(&artifacts, "4", "6000", &[]);
+    wait_for_first_checkpoint(&artifacts);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{stdout}{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout.contains("interrupted") && stdout.contains("--resume"),
+        "{stdout}"
+    );
+    assert_only_complete_files(&artifacts);
+
+    let resumed = resume_to_the_end(&artifacts);
+    assert!(
+        resumed.contains("resumed after epoch") && resumed.contains("epoch   4/4"),
+        "{resumed}"
+    );
+}
+
+#[test]
+fn kill_9_mid_epoch_leaves_no_half_written_file_and_resume_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let mut child = start(&artifacts, "4", "6000", &[]);
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_first_checkpoint(&artifacts);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let printed: Vec<String> = stdout.lines().map_while(Result::ok).collect();
+    assert!(
+        !printed.iter().any(|l| l.contains("epoch   4/4")),
+        "killed too late: {printed:?}"
+    );
+    assert_only_complete_files(&artifacts);
+
+    let resumed = resume_to_the_end(&artifacts);
+    assert!(resumed.contains("resumed after epoch"), "{resumed}");
+    let leftovers: Vec<_> = std::fs::read_dir(artifacts.join("checkpoint"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_previous_run_is_not_overwritten_without_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let first = start(&artifacts, "1", "200", &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let model = std::fs::read(artifacts.join("model.bpk")).unwrap();
+    let again = start(&artifacts, "1", "200", &[])
+        .wait_with_output()
+        .unwrap();
+    assert_clean_error(&again, "--overwrite");
+    assert_eq!(std::fs::read(artifacts.join("model.bpk")).unwrap(), model);
+    let replaced = start(&artifacts, "1", "200", &["--overwrite", "--seed", "7"])
+        .wait_with_output()
+        .unwrap();
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    assert_ne!(std::fs::read(artifacts.join("model.bpk")).unwrap(), model);
+}
