@@ -6,12 +6,13 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 
-use crate::data::{DigitBatcher, DigitDataset};
+use burn::data::dataloader::batcher::Batcher;
+
+use crate::data::{DigitBatcher, DigitDataset, DigitItem, NUM_CLASSES};
 use crate::error::{LenetError, Result};
 use crate::loss;
-use crate::metric::count_errors;
 use crate::model::LeNet;
-use crate::training::{EVAL_BATCH_SIZE, MODEL_FILE, TrainingConfig};
+use crate::training::{CONFIG_FILE, EVAL_BATCH_SIZE, MODEL_FILE, TrainingConfig};
 
 /// Results of a network on a dataset.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +23,8 @@ pub struct Evaluation {
     pub errors: usize,
     /// Images evaluated.
     pub total: usize,
+    /// `confusion[true class][predicted class]` counts.
+    pub confusion: [[usize; NUM_CLASSES]; NUM_CLASSES],
 }
 
 impl Evaluation {
@@ -29,13 +32,42 @@ impl Evaluation {
     pub fn error_rate(&self) -> f64 {
         100.0 * self.errors as f64 / self.total as f64
     }
+
+    /// Error rate in percent among the images of each true class (`NaN` for an absent class).
+    pub fn class_error_rates(&self) -> [f64; NUM_CLASSES] {
+        std::array::from_fn(|class| {
+            let row = &self.confusion[class];
+            let total: usize = row.iter().sum();
+            100.0 * (total - row[class]) as f64 / total as f64
+        })
+    }
 }
 
 /// Loads `config.json` and `model.bpk` from an artifact folder onto `device`.
 pub fn load_model(artifact_dir: &Path, device: &Device) -> Result<(TrainingConfig, LeNet)> {
-    let config = TrainingConfig::load_from(artifact_dir)?;
+    load_model_file(&artifact_dir.join(MODEL_FILE), device)
+}
+
+/// Loads a `.bpk` model file, rebuilding the network from the `config.json` beside it. A folder
+/// stands for the `model.bpk` inside it.
+pub fn load_model_file(path: &Path, device: &Device) -> Result<(TrainingConfig, LeNet)> {
+    let path = if path.is_dir() {
+        path.join(MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    if !folder.join(CONFIG_FILE).is_file() {
+        return Err(LenetError::Artifact {
+            path: folder.join(CONFIG_FILE),
+            reason: format!(
+                "missing: {} needs the config.json it was trained with beside it",
+                path.display()
+            ),
+        });
+    }
+    let config = TrainingConfig::load_from(folder)?;
     config.model.feature_sizes()?;
-    let path = artifact_dir.join(MODEL_FILE);
     let artifact_error = |reason: String| LenetError::Artifact {
         path: path.clone(),
         reason,
@@ -56,24 +88,50 @@ pub fn evaluate(model: &LeNet, dataset: &DigitDataset, device: &Device) -> Resul
         .set_device(device.clone())
         .build(dataset.clone());
     let mut sum_mse = 0.0;
-    let mut errors = 0;
     let mut total = 0;
+    let mut confusion = [[0; NUM_CLASSES]; NUM_CLASSES];
     for batch in loader.iter() {
         let batch = batch.map_err(|e| LenetError::Training(e.to_string()))?;
         let [n] = batch.targets.dims();
         let outputs = model.forward(batch.images);
-        let mse: f64 =
-            loss::squared_error(outputs.clone(), batch.targets.clone()).into_scalar::<f64>();
-        let wrong = count_errors(outputs, batch.targets).into_scalar::<i64>();
+        let mse = loss::squared_error(outputs.clone(), batch.targets.clone()).into_scalar::<f64>();
+        let predicted = host_ints(outputs.argmax(1).reshape([n]));
+        let targets = host_ints(batch.targets);
+        for (t, p) in targets.into_iter().zip(predicted) {
+            confusion[t][p] += 1;
+        }
         sum_mse += mse * n as f64;
-        errors += wrong as usize;
         total += n;
     }
+    let correct: usize = (0..NUM_CLASSES).map(|c| confusion[c][c]).sum();
     Ok(Evaluation {
         mse: sum_mse / total.max(1) as f64,
-        errors,
+        errors: total - correct,
         total,
+        confusion,
     })
+}
+
+fn host_ints(tensor: Tensor<1, Int>) -> Vec<usize> {
+    tensor
+        .into_data()
+        .try_into_vec_as::<i64>()
+        .expect("integer classes")
+        .into_iter()
+        .map(|v| v as usize)
+        .collect()
+}
+
+/// Predicts the class of each item, with the 10 output activations.
+pub fn predict_items(
+    model: &LeNet,
+    items: Vec<DigitItem>,
+    device: &Device,
+) -> Vec<(usize, Vec<f32>)> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    predict(model, DigitBatcher.batch(items, device).images)
 }
 
 /// Classes predicted for a batch, with the output activations.

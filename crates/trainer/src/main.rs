@@ -12,6 +12,7 @@ use lenet::backend::Backend;
 use lenet::data::MnistSplits;
 use lenet::model::{LeNet, LeNetConfig, Subsampling};
 use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
+use lenet::{digit_image, inference};
 
 /// Train the improved LeNet-5 of the paper on MNIST (burn, burn-train's dashboard).
 #[derive(Parser, Debug)]
@@ -27,6 +28,39 @@ struct Cli {
 enum Command {
     /// Train a network (the default when no subcommand is given).
     Train(TrainArgs),
+    /// Evaluate a trained model on the MNIST test split: error, per-class error, confusion matrix.
+    Eval(EvalArgs),
+    /// Classify digit images (PNG, JPEG, BMP, ... of any size).
+    Predict(PredictArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// A model.bpk with its config.json beside it (or the folder holding both).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Folder with the four MNIST IDX files (raw or .gz). Without it, MNIST is downloaded.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Backend: ndarray, flex or wgpu.
+    #[arg(long, default_value = "flex", value_parser = parse_backend)]
+    backend: Backend,
+    /// Where to write the confusion matrix as CSV [default: confusion.csv beside the model].
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// A model.bpk with its config.json beside it (or the folder holding both).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Backend: ndarray, flex or wgpu.
+    #[arg(long, default_value = "flex", value_parser = parse_backend)]
+    backend: Backend,
+    /// Images to classify.
+    #[arg(required = true, value_name = "IMG")]
+    images: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -231,10 +265,91 @@ fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
     .context("installing the Ctrl-C/SIGTERM handler")
 }
 
+fn eval(args: &EvalArgs) -> Result<Outcome> {
+    let device = args.backend.device();
+    let (config, model) = inference::load_model_file(&args.model, &device)?;
+    let data = MnistSplits::load(args.data_dir.as_deref())?;
+    let result = inference::evaluate(&model, &data.test, &device)?;
+    println!(
+        "test error: {:.2}% ({}/{}), test MSE {:.5} (LeNet {}-{}, {} subsampling, on {})",
+        result.error_rate(),
+        result.errors,
+        result.total,
+        result.mse,
+        config.model.c1,
+        config.model.c3,
+        config.model.subsampling.name(),
+        args.backend
+    );
+    println!("\nper-class error:");
+    for (class, rate) in result.class_error_rates().iter().enumerate() {
+        println!("  {class}: {rate:5.2}%");
+    }
+    println!("\nconfusion matrix (rows: true class, columns: predicted):");
+    println!(
+        "      {}",
+        (0..10).map(|c| format!("{c:>5}")).collect::<String>()
+    );
+    for (class, row) in result.confusion.iter().enumerate() {
+        println!(
+            "  {class:>3} {}",
+            row.iter().map(|n| format!("{n:>5}")).collect::<String>()
+        );
+    }
+    let csv = match &args.csv {
+        Some(path) => path.clone(),
+        None => model_folder(&args.model).join("confusion.csv"),
+    };
+    let mut text = String::from("true\\predicted,0,1,2,3,4,5,6,7,8,9\n");
+    for (class, row) in result.confusion.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(usize::to_string).collect();
+        text.push_str(&format!("{class},{}\n", cells.join(",")));
+    }
+    std::fs::write(&csv, text).with_context(|| format!("writing {}", csv.display()))?;
+    println!("\nconfusion matrix written to {}", csv.display());
+    Ok(Outcome::Finished)
+}
+
+/// The folder of a `--model` argument (the argument itself when it is a folder).
+fn model_folder(model: &Path) -> PathBuf {
+    if model.is_dir() {
+        model.to_path_buf()
+    } else {
+        model.parent().unwrap_or(Path::new(".")).to_path_buf()
+    }
+}
+
+fn predict(args: &PredictArgs) -> Result<Outcome> {
+    let device = args.backend.device();
+    let (_, model) = inference::load_model_file(&args.model, &device)?;
+    let mut failed = 0;
+    for path in &args.images {
+        // One image at a time: a bad file is reported and the others are still classified.
+        match digit_image::load_digit(path) {
+            Ok(item) => {
+                for (class, outputs) in inference::predict_items(&model, vec![item], &device) {
+                    let outputs: Vec<String> = outputs.iter().map(|v| format!("{v:.3}")).collect();
+                    println!("{}: {class}  [{}]", path.display(), outputs.join(", "));
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} images could not be read", args.images.len());
+    }
+    Ok(Outcome::Finished)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Train(args)) => train(args),
+        Some(Command::Eval(args)) => eval(args),
+        Some(Command::Predict(args)) => predict(args),
         None => train(&cli.train),
     };
     match result {

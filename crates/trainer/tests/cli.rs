@@ -288,3 +288,123 @@ fn a_previous_run_is_not_overwritten_without_overwrite() {
     assert!(replaced.status.success(), "{}", stderr(&replaced));
     assert_ne!(std::fs::read(artifacts.join("model.bpk")).unwrap(), model);
 }
+
+/// A PNG whose header claims 20000x20000 pixels (a few hundred bytes on disk).
+fn huge_png_header() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::GrayImage::new(1, 1)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    // IHDR: length (8..12), "IHDR" (12..16), width (16..20), height (20..24), ..., CRC (29..33).
+    bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    bytes
+}
+
+#[test]
+fn predict_reports_bad_images_and_still_classifies_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let trained = start(&artifacts, "1", "200", &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", stderr(&trained));
+
+    // A real digit as a dark-on-light 84x84 scan, and three bad files.
+    let data = lenet::data::MnistSplits::from_dir(&mnist_dir()).unwrap();
+    let item = burn::data::dataset::Dataset::get(&*data.test, 0).unwrap();
+    let digit =
+        image::GrayImage::from_raw(28, 28, item.pixels.iter().map(|p| 255 - p).collect()).unwrap();
+    let scan = image::imageops::resize(&digit, 84, 84, image::imageops::FilterType::Triangle);
+    let good = dir.path().join("seven.png");
+    scan.save(&good).unwrap();
+    let empty = dir.path().join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    let corrupt = dir.path().join("corrupt.jpg");
+    std::fs::write(&corrupt, b"\xff\xd8\xff\xe0 this is not a jpeg").unwrap();
+    let huge = dir.path().join("huge.png");
+    std::fs::write(&huge, huge_png_header()).unwrap();
+
+    let model = artifacts.join("model.bpk");
+    let paths = [&empty, &good, &corrupt, &huge];
+    let mut args = vec!["predict", "--model", model.to_str().unwrap()];
+    args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+    let started = Instant::now();
+    let out = run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the huge image was decoded?"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let good_line = stdout
+        .lines()
+        .find(|l| l.contains("seven.png"))
+        .expect("the good image is classified");
+    let activations = good_line
+        .split('[')
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(']')
+        .split(", ")
+        .count();
+    assert_eq!(activations, 10, "{good_line}");
+    for (name, needle) in [
+        ("empty.png", "image"),
+        ("corrupt.jpg", "image"),
+        ("huge.png", "8192"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no error for {name}: {err}"));
+        assert!(
+            line.starts_with("error: ") && line.contains(needle),
+            "{line}"
+        );
+    }
+    assert!(err.contains("3 of 4 images could not be read"), "{err}");
+}
+
+#[test]
+fn eval_prints_the_confusion_matrix_and_writes_it_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let trained = start(&artifacts, "1", "200", &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let out = run(&[
+        "eval",
+        "--model",
+        artifacts.to_str().unwrap(),
+        "--data-dir",
+        mnist_dir().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("test error:") && stdout.contains("/10000)"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(artifacts.join("confusion.csv")).unwrap();
+    let rows: Vec<Vec<usize>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(1).map(|n| n.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 10);
+    // Row sums are the test split's class sizes (980 zeros, 1135 ones, ... in MNIST).
+    let sums: Vec<usize> = rows.iter().map(|r| r.iter().sum()).collect();
+    assert_eq!(sums.iter().sum::<usize>(), 10_000);
+    assert_eq!(sums[0], 980);
+    assert_eq!(sums[1], 1135);
+}
