@@ -212,12 +212,21 @@ fn resume_to_the_end(artifacts: &Path) -> String {
 
 #[test]
 fn ctrl_c_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes() {
+    stop_with_signal_and_resume("-INT");
+}
+
+#[test]
+fn sigterm_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes() {
+    stop_with_signal_and_resume("-TERM");
+}
+
+fn stop_with_signal_and_resume(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = dir.path().join("run");
     let child = start(&artifacts, "4", "6000", &[]);
     wait_for_first_checkpoint(&artifacts);
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
