@@ -277,14 +277,20 @@ fn kill_9_mid_epoch_leaves_no_half_written_file_and_resume_continues() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Trains one epoch on 200 images into `dir/run` and returns that folder.
+fn train_tiny(dir: &Path) -> PathBuf {
+    let artifacts = dir.join("run");
+    let trained = start(&artifacts, "1", "200", &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    artifacts
+}
+
 #[test]
 fn a_previous_run_is_not_overwritten_without_overwrite() {
     let dir = tempfile::tempdir().unwrap();
-    let artifacts = dir.path().join("run");
-    let first = start(&artifacts, "1", "200", &[])
-        .wait_with_output()
-        .unwrap();
-    assert!(first.status.success(), "{}", stderr(&first));
+    let artifacts = train_tiny(dir.path());
     let model = std::fs::read(artifacts.join("model.bpk")).unwrap();
     let again = start(&artifacts, "1", "200", &[])
         .wait_with_output()
@@ -319,11 +325,7 @@ fn huge_png_header() -> Vec<u8> {
 #[test]
 fn predict_reports_bad_images_and_still_classifies_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let artifacts = dir.path().join("run");
-    let trained = start(&artifacts, "1", "200", &[])
-        .wait_with_output()
-        .unwrap();
-    assert!(trained.status.success(), "{}", stderr(&trained));
+    let artifacts = train_tiny(dir.path());
 
     // A real digit as a dark-on-light 84x84 scan, and three bad files.
     let data = lenet::data::MnistSplits::from_dir(&mnist_dir()).unwrap();
@@ -386,11 +388,7 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
 #[test]
 fn eval_prints_the_confusion_matrix_and_writes_it_as_csv() {
     let dir = tempfile::tempdir().unwrap();
-    let artifacts = dir.path().join("run");
-    let trained = start(&artifacts, "1", "200", &[])
-        .wait_with_output()
-        .unwrap();
-    assert!(trained.status.success(), "{}", stderr(&trained));
+    let artifacts = train_tiny(dir.path());
     let out = run(&[
         "eval",
         "--model",
