@@ -4,15 +4,15 @@ use std::path::Path;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 
 use burn::data::dataloader::batcher::Batcher;
 
 use crate::data::{DigitBatcher, DigitDataset, DigitItem, NUM_CLASSES};
 use crate::error::{LenetError, Result};
 use crate::loss;
-use crate::model::LeNet;
+use crate::model::{LeNet, LeNetConfig};
 use crate::training::{CONFIG_FILE, EVAL_BATCH_SIZE, MODEL_FILE, TrainingConfig};
+use crate::weights;
 
 /// Results of a network on a dataset.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,8 +48,10 @@ pub fn load_model(artifact_dir: &Path, device: &Device) -> Result<(TrainingConfi
     load_model_file(&artifact_dir.join(MODEL_FILE), device)
 }
 
-/// Loads a `.bpk` model file, rebuilding the network from the `config.json` beside it. A folder
-/// stands for the `model.bpk` inside it.
+/// Loads a model file (`.bpk`, `.safetensors`, `.pt`/`.pth`; see [`crate::weights`]),
+/// rebuilding the network from the `config.json` beside it, or, for a file without one (from
+/// PyTorch, say), as the paper's default network; a file of another shape is then refused,
+/// naming the tensor. A folder stands for the `model.bpk` inside it.
 pub fn load_model_file(path: &Path, device: &Device) -> Result<(TrainingConfig, LeNet)> {
     let path = if path.is_dir() {
         path.join(MODEL_FILE)
@@ -57,27 +59,13 @@ pub fn load_model_file(path: &Path, device: &Device) -> Result<(TrainingConfig, 
         path.to_path_buf()
     };
     let folder = path.parent().unwrap_or(Path::new("."));
-    if !folder.join(CONFIG_FILE).is_file() {
-        return Err(LenetError::Artifact {
-            path: folder.join(CONFIG_FILE),
-            reason: format!(
-                "missing: {} needs the config.json it was trained with beside it",
-                path.display()
-            ),
-        });
-    }
-    let config = TrainingConfig::load_from(folder)?;
-    config.model.feature_sizes()?;
-    let artifact_error = |reason: String| LenetError::Artifact {
-        path: path.clone(),
-        reason,
+    let config = if folder.join(CONFIG_FILE).is_file() {
+        TrainingConfig::load_from(folder)?
+    } else {
+        TrainingConfig::new(LeNetConfig::new())
     };
-    let record = ModuleRecord::load(&path).map_err(|e| artifact_error(e.to_string()))?;
-    let model = config
-        .model
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| artifact_error(format!("does not fit the configured network: {e}")))?;
+    config.model.feature_sizes()?;
+    let model = weights::load(config.model.init(device), &path)?;
     Ok((config, model))
 }
 

@@ -13,5 +13,6 @@ pub mod metric;
 pub mod model;
 pub mod renderer;
 pub mod training;
+pub mod weights;
 
 pub use error::{LenetError, Result};

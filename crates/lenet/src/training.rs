@@ -23,6 +23,7 @@ use crate::loss;
 use crate::metric::ErrorRateMetric;
 use crate::model::{LeNet, LeNetConfig};
 use crate::renderer::{Divergence, EpochRenderer, EpochStats, SharedRunLog};
+use crate::weights;
 
 /// Name of the saved training configuration inside an artifact folder.
 pub const CONFIG_FILE: &str = "config.json";
@@ -56,6 +57,9 @@ pub struct TrainingConfig {
     pub train_size: Option<usize>,
     /// Size of the random test subset (`None`: the whole split).
     pub test_size: Option<usize>,
+    /// Weights to start from instead of the random initialisation (`.bpk`, `.safetensors`,
+    /// `.pt`).
+    pub init_from: Option<String>,
 }
 
 impl TrainingConfig {
@@ -264,6 +268,9 @@ pub fn train(
 
     let train_device = device.clone().autodiff();
     let mut model = config.model.init_seeded(&train_device, config.seed);
+    if let (Some(path), None) = (&config.init_from, resumed_after) {
+        model = weights::load(model, Path::new(path))?;
+    }
     model.weight_decay = config.lambda;
 
     let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);

@@ -13,6 +13,7 @@ use lenet::inference;
 use lenet::loss;
 use lenet::model::{LeNet, LeNetConfig};
 use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
+use lenet::weights::{self, WeightFormat};
 
 /// The MNIST folder beside the checkout. Missing data is a failure, never a skip.
 fn mnist_dir() -> PathBuf {
@@ -374,4 +375,162 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
     std::fs::write(dir.path().join("config.json"), b"{ not json").unwrap();
     let message = load();
     assert!(message.contains("config.json"), "{message}");
+}
+
+/// A briefly trained model in `dir` (config.json + model.bpk).
+fn trained_model(dir: &Path) -> (TrainingConfig, LeNet) {
+    let config = small_config();
+    let data = small_data(&config);
+    training::train(
+        &config,
+        &data,
+        &Device::flex(),
+        &quiet_run(dir, StartMode::Fresh),
+    )
+    .unwrap();
+    inference::load_model(dir, &Device::flex()).unwrap()
+}
+
+#[test]
+fn exported_weights_load_back_identically_in_every_format_and_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model) = trained_model(dir.path());
+    let flex = Device::flex();
+    let expected = outputs(&model, &flex);
+    for (file, format) in [
+        ("copy.bpk", WeightFormat::Burnpack),
+        ("model.safetensors", WeightFormat::Safetensors),
+    ] {
+        let path = dir.path().join(file);
+        weights::save(&model, &path, format).unwrap();
+        for backend in [Backend::Flex, Backend::Ndarray] {
+            let device = backend.device();
+            let loaded = weights::load(config.model.init(&device), &path).unwrap();
+            let diff = max_diff(&expected, &outputs(&loaded, &device));
+            let tolerance = if backend == Backend::Flex { 0.0 } else { 1e-5 };
+            assert!(
+                diff <= tolerance,
+                "{file} on {backend}: outputs differ by {diff:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn safetensors_use_pytorch_names_and_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = trained_model(dir.path());
+    let path = dir.path().join("model.safetensors");
+    weights::save(&model, &path, WeightFormat::Safetensors).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut shapes: Vec<(String, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec()))
+        .collect();
+    shapes.sort();
+    let expected: Vec<(String, Vec<usize>)> = [
+        ("c1.bias", vec![6]),
+        ("c1.weight", vec![6, 1, 5, 5]),
+        ("c3.bias", vec![12]),
+        ("c3.weight", vec![12, 6, 5, 5]),
+        ("fc.bias", vec![10]),
+        ("fc.weight", vec![10, 192]), // nn.Linear's [out, in]; burn holds [in, out]
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect();
+    assert_eq!(shapes, expected);
+    // The values are the transpose of burn's.
+    let burn_fc = model
+        .fc
+        .weight
+        .val()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    let view = file.tensor("fc.weight").unwrap();
+    let torch_fc: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(torch_fc[3 * 192 + 5], burn_fc[5 * 10 + 3]);
+}
+
+#[test]
+fn weights_of_another_shape_or_corrupt_files_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = trained_model(dir.path());
+    let path = dir.path().join("model.safetensors");
+    weights::save(&model, &path, WeightFormat::Safetensors).unwrap();
+    let wider = LeNetConfig::new().with_c1(10).init(&Device::flex());
+    let message = weights::load(wider, &path)
+        .expect_err("must refuse")
+        .to_string();
+    assert!(
+        message.contains("c1.weight")
+            && message.contains("10, 1, 5, 5")
+            && message.contains("6, 1, 5, 5"),
+        "{message}"
+    );
+
+    std::fs::write(&path, b"not safetensors").unwrap();
+    let message = weights::load(LeNetConfig::new().init(&Device::flex()), &path)
+        .expect_err("must refuse")
+        .to_string();
+    assert!(message.contains("model.safetensors"), "{message}");
+    let message = weights::load(
+        LeNetConfig::new().init(&Device::flex()),
+        &dir.path().join("w.onnx"),
+    )
+    .expect_err("must refuse")
+    .to_string();
+    assert!(message.contains("w.onnx"), "{message}");
+}
+
+#[test]
+fn another_burn_app_loads_a_trainer_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = trained_model(dir.path());
+    let expected = inference::evaluate(&model, &mnist().test, &Device::flex()).unwrap();
+
+    // The example reads MNIST through burn-dataset's cache: give it the raw files there.
+    let cache = dir.path().join("cache");
+    let split = cache.join("burn-dataset/mnist/test");
+    std::fs::create_dir_all(&split).unwrap();
+    for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        let bytes = idx::read_bytes(&mnist_dir().join(format!("{name}.gz"))).unwrap();
+        std::fs::write(split.join(name), bytes).unwrap();
+    }
+    // Examples are built by `cargo test` beside the test binaries' folder.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/load_checkpoint");
+    assert!(
+        example.is_file(),
+        "example not built at {}",
+        example.display()
+    );
+    let out = std::process::Command::new(&example)
+        .arg(dir.path())
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let correct = expected.total - expected.errors;
+    assert!(
+        stdout.contains(&format!("({correct}/10000)")),
+        "{stdout} vs {expected:?}"
+    );
 }

@@ -12,6 +12,7 @@ use lenet::backend::Backend;
 use lenet::data::MnistSplits;
 use lenet::model::{LeNet, LeNetConfig, Subsampling};
 use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
+use lenet::weights::{self, WeightFormat};
 use lenet::{digit_image, inference};
 
 /// Train the improved LeNet-5 of the paper on MNIST (burn, burn-train's dashboard).
@@ -32,6 +33,8 @@ enum Command {
     Eval(EvalArgs),
     /// Classify digit images (PNG, JPEG, BMP, ... of any size).
     Predict(PredictArgs),
+    /// Write a trained model's weights as burnpack or as SafeTensors that PyTorch loads.
+    Export(ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -114,6 +117,22 @@ struct TrainArgs {
     /// Replace a previous run's results in --artifact-dir.
     #[arg(long)]
     overwrite: bool,
+    /// Start from these weights (.bpk, .safetensors or PyTorch .pt/.pth) instead of random ones.
+    #[arg(long, value_name = "FILE")]
+    init_from: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// A model.bpk with its config.json beside it (or the folder holding both).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Output format: bpk (burnpack) or safetensors (PyTorch names and layout).
+    #[arg(long, value_parser = ["bpk", "safetensors"])]
+    format: String,
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 fn parse_backend(name: &str) -> Result<Backend, String> {
@@ -145,7 +164,8 @@ impl TrainArgs {
             .with_lambda(self.lambda)
             .with_seed(self.seed)
             .with_train_size(self.train_size)
-            .with_test_size(self.test_size);
+            .with_test_size(self.test_size)
+            .with_init_from(self.init_from.as_ref().map(|p| p.display().to_string()));
         if let Some(epochs) = self.epochs {
             config.epochs = epochs;
         }
@@ -344,12 +364,25 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
     Ok(Outcome::Finished)
 }
 
+fn export(args: &ExportArgs) -> Result<Outcome> {
+    let device = Backend::Flex.device();
+    let (_, model) = inference::load_model_file(&args.model, &device)?;
+    let format = match args.format.as_str() {
+        "safetensors" => WeightFormat::Safetensors,
+        _ => WeightFormat::Burnpack,
+    };
+    weights::save(&model, &args.out, format)?;
+    println!("wrote {}", args.out.display());
+    Ok(Outcome::Finished)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Train(args)) => train(args),
         Some(Command::Eval(args)) => eval(args),
         Some(Command::Predict(args)) => predict(args),
+        Some(Command::Export(args)) => export(args),
         None => train(&cli.train),
     };
     match result {

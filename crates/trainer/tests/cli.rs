@@ -415,3 +415,88 @@ fn eval_prints_the_confusion_matrix_and_writes_it_as_csv() {
     assert_eq!(sums[0], 980);
     assert_eq!(sums[1], 1135);
 }
+
+#[test]
+fn the_shipped_model_classifies_every_sample_digit() {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets");
+    let model = assets.join("model/model.bpk");
+    let digits: Vec<PathBuf> = (0..10)
+        .map(|d| assets.join(format!("digits/{d}.png")))
+        .collect();
+    let mut args = vec!["predict", "--model", model.to_str().unwrap()];
+    args.extend(digits.iter().map(|p| p.to_str().unwrap()));
+    let out = run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    for digit in 0..10 {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("digits/{digit}.png:")))
+            .unwrap_or_else(|| panic!("no prediction for {digit}: {stdout}"));
+        assert!(line.contains(&format!(".png: {digit}  [")), "{line}");
+    }
+}
+
+#[test]
+fn export_writes_safetensors_that_load_back_through_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = train_tiny(dir.path());
+    let exported = dir.path().join("lenet.safetensors");
+    let out = run(&[
+        "export",
+        "--model",
+        artifacts.to_str().unwrap(),
+        "--format",
+        "safetensors",
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let digit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/digits/7.png");
+    let from_bpk = run(&[
+        "predict",
+        "--model",
+        artifacts.join("model.bpk").to_str().unwrap(),
+        digit.to_str().unwrap(),
+    ]);
+    let from_safetensors = run(&[
+        "predict",
+        "--model",
+        exported.to_str().unwrap(),
+        digit.to_str().unwrap(),
+    ]);
+    assert!(
+        from_safetensors.status.success(),
+        "{}",
+        stderr(&from_safetensors)
+    );
+    let tail = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .split(": ")
+            .nth(1)
+            .map(str::to_string)
+    };
+    assert_eq!(tail(&from_bpk), tail(&from_safetensors));
+
+    // Training can start from the exported weights; a file of the wrong shape is refused.
+    let resumed = dir.path().join("from-export");
+    let out = start(
+        &resumed,
+        "1",
+        "200",
+        &["--init-from", exported.to_str().unwrap()],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let wrong = dir.path().join("wrong");
+    let out = start(
+        &wrong,
+        "1",
+        "200",
+        &["--init-from", exported.to_str().unwrap(), "--c1", "4"],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert_clean_error(&out, "c1.weight");
+}

@@ -1,0 +1,158 @@
+//! Weight files other programs can read and write: burnpack (`.bpk`, burn's own), SafeTensors
+//! in PyTorch's conventions (`.safetensors`), and PyTorch state dicts (`.pt`, `.pth`), through
+//! burn-store.
+//!
+//! Tensor names, PyTorch layout (`nn.Conv2d` and `nn.Linear` weights as PyTorch stores them):
+//!
+//! | name | shape |
+//! | --- | --- |
+//! | `c1.weight`, `c1.bias` | `[c1, 1, k, k]`, `[c1]` |
+//! | `c3.weight`, `c3.bias` | `[c3, c1, k, k]`, `[c3]` |
+//! | `fc.weight`, `fc.bias` | `[10, c3·s4·s4]` (burn keeps the transpose), `[10]` |
+//! | `s2.bias`, `s4.bias` | `[c1]`, `[c3]`, `paper` subsampling only |
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::store::{
+    ApplyResult, BurnToPyTorchAdapter, ModuleRecord, ModuleSnapshot, PyTorchToBurnAdapter,
+    PytorchStore, SafetensorsStore,
+};
+
+use crate::error::{LenetError, Result};
+use crate::model::LeNet;
+
+/// A weight file format, chosen from the file name's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// burn's burnpack (`.bpk`), what `trainer` writes.
+    Burnpack,
+    /// SafeTensors with PyTorch's names and layout (`.safetensors`).
+    Safetensors,
+    /// A PyTorch state dict saved with `torch.save` (`.pt`, `.pth`); read only.
+    Pytorch,
+}
+
+impl WeightFormat {
+    /// The format of `path`, from its extension.
+    pub fn of(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("bpk") => Ok(Self::Burnpack),
+            Some("safetensors") => Ok(Self::Safetensors),
+            Some("pt" | "pth") => Ok(Self::Pytorch),
+            _ => Err(LenetError::Artifact {
+                path: path.to_path_buf(),
+                reason: "unknown weight format: expected a .bpk, .safetensors, .pt or .pth file"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// Renamings applied when reading PyTorch files, for the names a PyTorch port of this network
+/// commonly uses (`conv1`/`conv2`/`fc1`, `nn.DataParallel`'s `module.` prefix).
+const PYTORCH_KEYS: [(&str, &str); 4] = [
+    (r"^module\.", ""),
+    (r"^conv1\.", "c1."),
+    (r"^conv2\.", "c3."),
+    (r"^(fc1|linear|out)\.", "fc."),
+];
+
+/// Writes `model`'s weights to `path` in `format` (PyTorch conventions for SafeTensors).
+pub fn save(model: &LeNet, path: &Path, format: WeightFormat) -> Result<()> {
+    let failed = |reason: String| LenetError::Artifact {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match format {
+        WeightFormat::Burnpack => model
+            .clone()
+            .into_record()
+            .save(path)
+            .map_err(|e| failed(e.to_string())),
+        WeightFormat::Safetensors => {
+            let mut store = SafetensorsStore::from_file(path)
+                .with_to_adapter(BurnToPyTorchAdapter)
+                .metadata("network", "improved LeNet-5 (lenet-burn)");
+            model
+                .save_into(&mut store)
+                .map_err(|e| failed(e.to_string()))
+        }
+        WeightFormat::Pytorch => Err(failed(
+            "writing PyTorch pickles is not supported; export .safetensors, which PyTorch loads"
+                .into(),
+        )),
+    }
+}
+
+/// Loads the weights in `path` into `model` (built from the matching configuration). Every
+/// parameter must be found with its shape: nothing is left at its initial value.
+pub fn load(model: LeNet, path: &Path) -> Result<LeNet> {
+    let path_buf = path.to_path_buf();
+    let failed = |reason: String| LenetError::Artifact {
+        path: path_buf.clone(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(failed("no such file".into()));
+    }
+    let mut model = model;
+    let result = match WeightFormat::of(path)? {
+        WeightFormat::Burnpack => {
+            let record = ModuleRecord::load(path).map_err(|e| failed(e.to_string()))?;
+            return model
+                .try_load_record(record)
+                .map_err(|e| failed(format!("does not fit the configured network: {e}")));
+        }
+        WeightFormat::Safetensors => {
+            let mut store = SafetensorsStore::from_file(path)
+                .with_from_adapter(PyTorchToBurnAdapter)
+                .validate(false)
+                .allow_partial(true);
+            model
+                .load_from(&mut store)
+                .map_err(|e| failed(e.to_string()))?
+        }
+        WeightFormat::Pytorch => {
+            let mut store = PytorchStore::from_file(path)
+                .validate(false)
+                .allow_partial(true);
+            for (from, to) in PYTORCH_KEYS {
+                store = store.with_key_remapping(from, to);
+            }
+            model
+                .load_from(&mut store)
+                .map_err(|e| failed(e.to_string()))?
+        }
+    };
+    check_complete(&result, &path_buf)?;
+    Ok(model)
+}
+
+/// Turns shape mismatches, missing and unknown tensors into one error naming each.
+fn check_complete(result: &ApplyResult, path: &Path) -> Result<()> {
+    let mut problems: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+    problems.extend(
+        result
+            .missing
+            .iter()
+            .map(|(name, _)| format!("tensor '{name}' is missing")),
+    );
+    problems.extend(
+        result
+            .unused
+            .iter()
+            .map(|name| format!("tensor '{name}' is not part of the network")),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: format!(
+                "does not fit the configured network: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+}
