@@ -534,3 +534,54 @@ fn another_burn_app_loads_a_trainer_checkpoint() {
         "{stdout} vs {expected:?}"
     );
 }
+
+#[test]
+fn weights_trained_in_pytorch_give_pytorchs_predictions() {
+    // Written by experiments/pytorch/train_lenet.py: a torch.save state dict and the outputs
+    // PyTorch computed on the first 100 MNIST test images.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/pytorch");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("predictions.json")).unwrap())
+            .unwrap();
+    let expected_outputs: Vec<f32> = expected["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+        })
+        .collect();
+    let expected_classes: Vec<i64> = expected["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_i64().unwrap())
+        .collect();
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        let device = backend.device();
+        let model = weights::load(
+            LeNetConfig::new().init(&device),
+            &fixture.join("lenet_pytorch.pt"),
+        )
+        .unwrap();
+        let out = model.forward(test_batch(100, &device).images);
+        let classes = out
+            .clone()
+            .argmax(1)
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .unwrap();
+        assert_eq!(classes, expected_classes, "{backend}");
+        let diff = max_diff(
+            &out.into_data().try_into_vec_as::<f32>().unwrap(),
+            &expected_outputs,
+        );
+        assert!(
+            diff < 1e-5,
+            "{backend}: outputs differ from PyTorch's by {diff:e}"
+        );
+    }
+}
