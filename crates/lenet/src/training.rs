@@ -218,10 +218,11 @@ fn prepare_artifact_dir(dir: &Path, start: StartMode) -> error::Result<Option<us
         }
         StartMode::Fresh => {}
         StartMode::Overwrite => {
-            for path in previous
-                .iter()
-                .chain(&[dir.join("train"), dir.join("valid")])
-            {
+            for path in previous.iter().chain(&[
+                dir.join("train"),
+                dir.join("valid"),
+                dir.join("experiment.log"),
+            ]) {
                 let removed = if path.is_dir() {
                     std::fs::remove_dir_all(path)
                 } else if path.exists() {
