@@ -127,6 +127,14 @@ pub fn last_checkpoint(artifact_dir: &Path) -> Option<usize> {
         .max()
 }
 
+/// Says which checkpoint a stopped run leaves to resume from.
+pub fn describe_kept(artifact_dir: &Path) -> String {
+    match last_checkpoint(artifact_dir) {
+        Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
+        None => "no epoch completed, so there is no checkpoint".into(),
+    }
+}
+
 /// Checks that epoch `epoch`'s checkpoint can be restored into the configured network, so that a
 /// resume fails with a clear error instead of a panic inside burn-train.
 pub fn check_restorable(

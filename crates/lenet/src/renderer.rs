@@ -61,6 +61,8 @@ pub type SharedRunLog = Arc<Mutex<RunLog>>;
 pub struct EpochRenderer {
     inner: Option<Box<dyn MetricsRenderer>>,
     names: HashMap<MetricId, String>,
+    /// Name of burn-train's loss metric (the objective E).
+    loss_name: String,
     train: HashMap<String, f64>,
     valid: HashMap<String, f64>,
     total_epochs: usize,
@@ -82,6 +84,7 @@ impl EpochRenderer {
         Self {
             inner,
             names: HashMap::new(),
+            loss_name: LossMetric::new().name().to_string(),
             train: HashMap::new(),
             valid: HashMap::new(),
             total_epochs: 0,
@@ -111,7 +114,7 @@ impl EpochRenderer {
                 };
                 split.insert(name.clone(), *value);
             }
-            batch if !valid && name.as_str() == LossMetric::new().name().as_str() => {
+            batch if !valid && *name == self.loss_name => {
                 let loss = batch.current();
                 if !loss.is_finite() {
                     self.diverged(loss);
@@ -136,14 +139,13 @@ impl EpochRenderer {
     }
 
     fn finish_epoch(&mut self, epoch: usize) {
-        let loss = LossMetric::new().name().to_string();
         let get =
             |split: &HashMap<String, f64>, name: &str| split.get(name).copied().unwrap_or(f64::NAN);
         let stats = EpochStats {
             epoch,
-            train_loss: get(&self.train, &loss),
+            train_loss: get(&self.train, &self.loss_name),
             train_error: get(&self.train, ErrorRateMetric::NAME),
-            test_loss: get(&self.valid, &loss),
+            test_loss: get(&self.valid, &self.loss_name),
             test_error: get(&self.valid, ErrorRateMetric::NAME),
             seconds: self
                 .epoch_start

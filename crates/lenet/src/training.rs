@@ -178,15 +178,11 @@ pub struct TrainingOutcome {
 
 impl LenetError {
     fn diverged(divergence: Divergence, artifact_dir: &Path) -> Self {
-        let kept = match checkpoint::last_checkpoint(artifact_dir) {
-            Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
-            None => "no epoch completed, so there is no checkpoint".into(),
-        };
         LenetError::Diverged {
             epoch: divergence.epoch,
             batch: divergence.batch,
             loss: divergence.loss,
-            kept,
+            kept: checkpoint::describe_kept(artifact_dir),
         }
     }
 }

@@ -240,10 +240,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         println!("resumed after epoch {epoch}");
     }
     if outcome.interrupted {
-        let kept = match lenet::checkpoint::last_checkpoint(&args.artifact_dir) {
-            Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
-            None => "no epoch completed".into(),
-        };
+        let kept = lenet::checkpoint::describe_kept(&args.artifact_dir);
         println!(
             "interrupted before epoch {} ended: {kept}; continue with --resume (test error at the stop: {:.2}%)",
             config.epochs,
