@@ -12,6 +12,7 @@ use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
 use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
 use burn::prelude::*;
 
+use crate::deskew::deskew;
 use crate::error::{LenetError, Result};
 
 /// Side of the square input images, in pixels.
@@ -104,6 +105,18 @@ impl MnistSplits {
         })
     }
 
+    /// The splits with every image deskewed (see [`crate::deskew`]).
+    pub fn deskewed(self) -> Result<Self> {
+        let deskew_all = |dataset: DigitDataset| -> Result<DigitDataset> {
+            let items = all_items(&dataset)?.iter().map(deskew).collect();
+            Ok(Arc::new(InMemDataset::new(items)))
+        };
+        Ok(Self {
+            train: deskew_all(self.train)?,
+            test: deskew_all(self.test)?,
+        })
+    }
+
     /// Keeps a random subset of each split (the paper's protocol is 2000 / 1000), drawn with
     /// `seed`. `None` keeps the whole split.
     pub fn subset(self, train: Option<usize>, test: Option<usize>, seed: u64) -> Result<Self> {
@@ -112,6 +125,13 @@ impl MnistSplits {
             test: random_subset(self.test, test, seed ^ 0x7e57, "test-size")?,
         })
     }
+}
+
+/// Every item of a dataset, in order.
+pub fn all_items(dataset: &DigitDataset) -> Result<Vec<DigitItem>> {
+    dataset
+        .get_many((0..dataset.len()).collect())
+        .map_err(|e| LenetError::Training(format!("reading the dataset: {e}")))
 }
 
 /// Runs a constructor that panics on failure, turning the panic into an error without printing

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod data;
+pub mod deskew;
 pub mod digit_image;
 pub mod error;
 pub mod inference;

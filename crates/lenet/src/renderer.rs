@@ -44,11 +44,24 @@ pub struct Divergence {
     pub loss: f64,
 }
 
+/// The objective `E` of one training batch.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BatchLoss {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Training images seen since the start of the run, this batch included.
+    pub samples_seen: usize,
+    /// The batch's objective `E` (the training MSE ½‖t−y‖² per image when λ = 0).
+    pub loss: f64,
+}
+
 /// What the renderer saw of a run.
 #[derive(Debug, Clone, Default)]
 pub struct RunLog {
     /// Completed epochs.
     pub epochs: Vec<EpochStats>,
+    /// Every training batch's objective, in order (the curve of the paper's Fig. 7).
+    pub batches: Vec<BatchLoss>,
     /// The first non-finite training loss, if any.
     pub divergence: Option<Divergence>,
 }
@@ -56,10 +69,25 @@ pub struct RunLog {
 /// A [`RunLog`] shared between the renderer and whoever launched the training.
 pub type SharedRunLog = Arc<Mutex<RunLog>>;
 
+/// Callback told each finished epoch (for progress bars).
+pub type EpochHook = Arc<dyn Fn(&EpochStats) + Send + Sync>;
+
+/// How a run shows its progress.
+#[derive(Clone)]
+pub enum Progress {
+    /// burn's terminal dashboard.
+    Dashboard,
+    /// One line per epoch on stdout.
+    EpochLines,
+    /// Nothing printed; the hook is called after each epoch.
+    Hook(EpochHook),
+}
+
 /// Records [`EpochStats`] and forwards everything to an inner renderer (burn's terminal
 /// dashboard), or prints one line per epoch when there is none.
 pub struct EpochRenderer {
     inner: Option<Box<dyn MetricsRenderer>>,
+    hook: Option<EpochHook>,
     names: HashMap<MetricId, String>,
     /// Name of burn-train's loss metric (the objective E).
     loss_name: String,
@@ -69,20 +97,28 @@ pub struct EpochRenderer {
     epoch: usize,
     batch: usize,
     epoch_start: Option<Instant>,
+    /// Whether the current split is the training split, and its size.
+    in_train: bool,
+    split_items: usize,
+    /// The last training batch's loss, waiting for the batch's progress report.
+    pending_loss: Option<f64>,
     log: SharedRunLog,
     interrupter: Interrupter,
 }
 
 impl EpochRenderer {
-    /// A renderer that forwards to `inner` (or prints lines when `None`), records into `log`,
-    /// and stops the run through `interrupter` when the training loss is not finite.
+    /// A renderer that forwards to `inner` (or, when `None`, calls `hook` after each epoch, or
+    /// prints a line when there is no hook either), records into `log`, and stops the run
+    /// through `interrupter` when the training loss is not finite.
     pub fn new(
         inner: Option<Box<dyn MetricsRenderer>>,
+        hook: Option<EpochHook>,
         log: SharedRunLog,
         interrupter: Interrupter,
     ) -> Self {
         Self {
             inner,
+            hook,
             names: HashMap::new(),
             loss_name: LossMetric::new().name().to_string(),
             train: HashMap::new(),
@@ -91,6 +127,9 @@ impl EpochRenderer {
             epoch: 1,
             batch: 0,
             epoch_start: None,
+            in_train: false,
+            split_items: 0,
+            pending_loss: None,
             log,
             interrupter,
         }
@@ -116,6 +155,7 @@ impl EpochRenderer {
             }
             batch if !valid && *name == self.loss_name => {
                 let loss = batch.current();
+                self.pending_loss = Some(loss);
                 if !loss.is_finite() {
                     self.diverged(loss);
                 }
@@ -151,7 +191,9 @@ impl EpochRenderer {
                 .epoch_start
                 .map_or(0.0, |start| start.elapsed().as_secs_f64()),
         };
-        if self.inner.is_none() {
+        if let Some(hook) = &self.hook {
+            hook(&stats);
+        } else if self.inner.is_none() {
             println!(
                 "epoch {:>3}/{} | train loss {:.5} error {:6.2}% | test loss {:.5} error {:6.2}% | {:.1} s",
                 stats.epoch,
@@ -221,9 +263,11 @@ impl TrainingProgressLogger for EpochRenderer {
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
-        if split == "train" {
+        self.in_train = split == "train";
+        if self.in_train {
             self.epoch_start = Some(Instant::now());
             self.batch = 0;
+            self.split_items = total_items;
         }
         if let Some(inner) = &mut self.inner {
             inner.start_split(split, total_items);
@@ -232,6 +276,17 @@ impl TrainingProgressLogger for EpochRenderer {
 
     fn update_split(&mut self, items_processed: usize) {
         self.batch += 1;
+        if let (true, Some(loss)) = (self.in_train, self.pending_loss.take()) {
+            self.log
+                .lock()
+                .expect("run log poisoned")
+                .batches
+                .push(BatchLoss {
+                    epoch: self.epoch,
+                    samples_seen: (self.epoch - 1) * self.split_items + items_processed,
+                    loss,
+                });
+        }
         if let Some(inner) = &mut self.inner {
             inner.update_split(items_processed);
         }

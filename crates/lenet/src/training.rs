@@ -9,6 +9,7 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::optim::SgdConfig;
 use burn::prelude::*;
 use burn::train::metric::LossMetric;
+use burn::train::renderer::MetricsRenderer;
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::{
     ClassificationOutput, InferenceStep, Interrupter, Learner, SupervisedTraining, TrainOutput,
@@ -22,7 +23,7 @@ use crate::inference::{self, Evaluation};
 use crate::loss;
 use crate::metric::ErrorRateMetric;
 use crate::model::{LeNet, LeNetConfig};
-use crate::renderer::{Divergence, EpochRenderer, EpochStats, SharedRunLog};
+use crate::renderer::{BatchLoss, Divergence, EpochRenderer, EpochStats, Progress, SharedRunLog};
 use crate::weights;
 
 /// Name of the saved training configuration inside an artifact folder.
@@ -57,6 +58,9 @@ pub struct TrainingConfig {
     pub train_size: Option<usize>,
     /// Size of the random test subset (`None`: the whole split).
     pub test_size: Option<usize>,
+    /// Deskew every image (training, test and `predict`) before it reaches the network.
+    #[config(default = false)]
+    pub deskew: bool,
     /// Weights to start from instead of the random initialisation (`.bpk`, `.safetensors`,
     /// `.pt`).
     pub init_from: Option<String>,
@@ -86,6 +90,17 @@ impl TrainingConfig {
             return invalid("lambda", self.lambda.to_string(), "a finite number >= 0");
         }
         Ok(())
+    }
+
+    /// The data this configuration trains and tests on: its random subsets of `data`,
+    /// deskewed when it says so.
+    pub fn prepare_data(&self, data: MnistSplits) -> error::Result<MnistSplits> {
+        let data = data.subset(self.train_size, self.test_size, self.seed)?;
+        if self.deskew {
+            data.deskewed()
+        } else {
+            Ok(data)
+        }
     }
 
     /// Loads the configuration saved in an artifact folder.
@@ -144,19 +159,24 @@ pub struct RunOptions {
     pub artifact_dir: PathBuf,
     /// Fresh, overwrite or resume.
     pub start: StartMode,
-    /// Show burn's terminal dashboard (when stdout is a terminal) instead of epoch lines.
-    pub dashboard: bool,
+    /// Dashboard, epoch lines or a callback.
+    pub progress: Progress,
     /// Stops training when asked (Ctrl-C handlers hold a clone).
     pub interrupter: Interrupter,
 }
 
 impl RunOptions {
-    /// Options for a fresh run in `artifact_dir`, dashboard when stdout is a terminal.
+    /// Options for a fresh run in `artifact_dir`: burn's dashboard when stdout is a terminal,
+    /// else a line per epoch.
     pub fn new(artifact_dir: impl Into<PathBuf>) -> Self {
         Self {
             artifact_dir: artifact_dir.into(),
             start: StartMode::Fresh,
-            dashboard: std::io::stdout().is_terminal(),
+            progress: if std::io::stdout().is_terminal() {
+                Progress::Dashboard
+            } else {
+                Progress::EpochLines
+            },
             interrupter: Interrupter::new(),
         }
     }
@@ -168,6 +188,8 @@ pub struct TrainingOutcome {
     pub model: LeNet,
     /// Per-epoch results of the epochs this invocation ran.
     pub epochs: Vec<EpochStats>,
+    /// Every training batch's objective in the epochs this invocation ran.
+    pub batches: Vec<BatchLoss>,
     /// The final model on the whole test split.
     pub test: Evaluation,
     /// Epoch the run resumed after, if it resumed.
@@ -284,17 +306,20 @@ pub fn train(
         .build(data.test.clone());
 
     let log: SharedRunLog = Arc::new(Mutex::new(Default::default()));
-    let dashboard: Option<Box<dyn burn::train::renderer::MetricsRenderer>> = options
-        .dashboard
-        .then(|| -> Box<dyn burn::train::renderer::MetricsRenderer> {
-            Box::new(TuiMetricsRendererWrapper::new(
+    let (dashboard, hook): (Option<Box<dyn MetricsRenderer>>, _) = match &options.progress {
+        Progress::Dashboard => (
+            Some(Box::new(TuiMetricsRendererWrapper::new(
                 options.interrupter.clone(),
                 resumed_after,
-            ))
-        });
+            ))),
+            None,
+        ),
+        Progress::EpochLines => (None, None),
+        Progress::Hook(hook) => (None, Some(hook.clone())),
+    };
     let (model_checkpoints, optim_checkpoints, scheduler_checkpoints) =
         checkpoint::checkpointers(dir);
-    let renderer = EpochRenderer::new(dashboard, log.clone(), options.interrupter.clone());
+    let renderer = EpochRenderer::new(dashboard, hook, log.clone(), options.interrupter.clone());
     let mut training = SupervisedTraining::new(dir, loader_train, loader_test)
         .metrics((LossMetric::new(), ErrorRateMetric::new()))
         .with_custom_checkpointers(model_checkpoints, optim_checkpoints, scheduler_checkpoints)
@@ -338,6 +363,7 @@ pub fn train(
     Ok(TrainingOutcome {
         model,
         epochs: log.epochs,
+        batches: log.batches,
         test,
         resumed_after,
         interrupted,

@@ -12,6 +12,7 @@ use lenet::data::{DigitBatch, DigitBatcher, MnistSplits};
 use lenet::inference;
 use lenet::loss;
 use lenet::model::{LeNet, LeNetConfig};
+use lenet::renderer::Progress;
 use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
 use lenet::weights::{self, WeightFormat};
 
@@ -47,7 +48,7 @@ fn real_mnist_has_the_official_sizes() {
 
 fn quiet_run(dir: &Path, start: StartMode) -> RunOptions {
     let mut options = RunOptions::new(dir);
-    options.dashboard = false;
+    options.progress = Progress::EpochLines;
     options.start = start;
     options
 }

@@ -117,6 +117,9 @@ struct TrainArgs {
     /// Replace a previous run's results in --artifact-dir.
     #[arg(long)]
     overwrite: bool,
+    /// Deskew every image (training, test, and later eval/predict with this model).
+    #[arg(long)]
+    deskew: bool,
     /// Start from these weights (.bpk, .safetensors or PyTorch .pt/.pth) instead of random ones.
     #[arg(long, value_name = "FILE")]
     init_from: Option<PathBuf>,
@@ -165,6 +168,7 @@ impl TrainArgs {
             .with_seed(self.seed)
             .with_train_size(self.train_size)
             .with_test_size(self.test_size)
+            .with_deskew(self.deskew)
             .with_init_from(self.init_from.as_ref().map(|p| p.display().to_string()));
         if let Some(epochs) = self.epochs {
             config.epochs = epochs;
@@ -196,11 +200,12 @@ fn describe(model: &LeNet) -> String {
 fn load_data(dir: Option<&Path>, config: &TrainingConfig) -> Result<MnistSplits> {
     let data = MnistSplits::load(dir)?;
     let (train, test) = (data.train.len(), data.test.len());
-    let data = data.subset(config.train_size, config.test_size, config.seed)?;
+    let data = config.prepare_data(data)?;
     println!(
-        "data: {} of {train} training and {} of {test} test images{}",
+        "data: {} of {train} training and {} of {test} test images{}{}",
         data.train.len(),
         data.test.len(),
+        if config.deskew { ", deskewed" } else { "" },
         dir.map(|d| format!(" from {}", d.display()))
             .unwrap_or_default()
     );
@@ -285,7 +290,10 @@ fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
 fn eval(args: &EvalArgs) -> Result<Outcome> {
     let device = args.backend.device();
     let (config, model) = inference::load_model_file(&args.model, &device)?;
-    let data = MnistSplits::load(args.data_dir.as_deref())?;
+    let mut data = MnistSplits::load(args.data_dir.as_deref())?;
+    if config.deskew {
+        data = data.deskewed()?;
+    }
     let result = inference::evaluate(&model, &data.test, &device)?;
     println!(
         "test error: {:.2}% ({}/{}), test MSE {:.5} (LeNet {}-{}, {} subsampling, on {})",
@@ -338,12 +346,17 @@ fn model_folder(model: &Path) -> PathBuf {
 
 fn predict(args: &PredictArgs) -> Result<Outcome> {
     let device = args.backend.device();
-    let (_, model) = inference::load_model_file(&args.model, &device)?;
+    let (config, model) = inference::load_model_file(&args.model, &device)?;
     let mut failed = 0;
     for path in &args.images {
         // One image at a time: a bad file is reported and the others are still classified.
         match digit_image::load_digit(path) {
             Ok(item) => {
+                let item = if config.deskew {
+                    lenet::deskew::deskew(&item)
+                } else {
+                    item
+                };
                 for (class, outputs) in inference::predict_items(&model, vec![item], &device) {
                     let outputs: Vec<String> = outputs.iter().map(|v| format!("{v:.3}")).collect();
                     println!("{}: {class}  [{}]", path.display(), outputs.join(", "));

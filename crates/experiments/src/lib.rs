@@ -1,0 +1,13 @@
+//! The paper's studies (Figures 4-7 and Table 1): definitions, a runner that trains the network
+//! and the classical baselines, figures, and the generated report.
+
+pub mod baselines;
+pub mod error;
+pub mod plot;
+pub mod provenance;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod study;
+
+pub use error::{ExperimentError, Result};

@@ -1,0 +1,324 @@
+//! A miniature of every kind of study, run end to end through the `experiments` binary on real
+//! MNIST: a test-error study, a training-MSE study and a table, each tiny (1 seed, 2 epochs,
+//! a few hundred images). Checks the CSVs, figures, result files and report they produce.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use experiments::results::StudyResult;
+use experiments::study::Study;
+
+fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("LENET_MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
+        });
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file()
+            || dir.join("train-images-idx3-ubyte").is_file(),
+        "MNIST not found in {}: put ../shared/data/mnist beside the checkout or set LENET_MNIST_DIR",
+        dir.display()
+    );
+    dir
+}
+
+const CURVES: &str = r#"
+name = "mini_batch"
+title = "Mini: batch size"
+claim = "Smaller batches converge faster."
+curve = "test_error"
+seeds = [7]
+[base]
+epochs = 2
+train_size = 300
+test_size = 100
+[[variant]]
+label = "batch 20"
+set = { batch_size = 20 }
+[[variant]]
+label = "batch 50"
+set = { batch_size = 50, learning_rate = 0.5 }
+"#;
+
+const MSE: &str = r#"
+name = "mini_mse"
+title = "Mini: MSE"
+claim = "The MSE falls."
+curve = "train_mse"
+seeds = [3]
+[base]
+epochs = 2
+train_size = 200
+test_size = 100
+batch_size = 25
+[[variant]]
+label = "lr 1.0"
+"#;
+
+const TABLE: &str = r#"
+name = "mini_table"
+title = "Mini: table"
+claim = "The CNN wins."
+[[protocol]]
+label = "300 / 100"
+train_size = 300
+test_size = 100
+seeds = [1, 2]
+[[protocol]]
+label = "400 / 100"
+train_size = 400
+test_size = 100
+seeds = [1]
+skip = [{ classifier = "SVM", reason = "too slow here" }]
+[[classifier]]
+name = "1-NN"
+paper_error = 15.0
+model = { method = "nearest_neighbour", k = [1] }
+[[classifier]]
+name = "k-NN"
+model = { method = "nearest_neighbour", k = [1, 3], validation_fraction = 0.2 }
+[[classifier]]
+name = "SVM"
+deskew = true
+model = { method = "svm", c = [1.0, 10.0], gamma = [0.05], max_train = 200 }
+[[classifier]]
+name = "CNN"
+paper_error = 0.98
+model = { method = "cnn", set = { epochs = 2, batch_size = 20 } }
+"#;
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn number(cell: &str) -> f64 {
+    cell.parse()
+        .unwrap_or_else(|_| panic!("not a number: {cell:?}"))
+}
+
+#[test]
+fn a_miniature_of_each_study_kind_runs_end_to_end() {
+    let root = tempfile::tempdir().unwrap();
+    let definitions = root.path().join("defs");
+    std::fs::create_dir(&definitions).unwrap();
+    for (name, text) in [
+        ("a_curves.toml", CURVES),
+        ("b_mse.toml", MSE),
+        ("c_table.toml", TABLE),
+    ] {
+        std::fs::write(definitions.join(name), text).unwrap();
+    }
+    let results = root.path().join("results");
+    let report = root.path().join("REPORT.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_experiments"))
+        .arg("all")
+        .arg("--data-dir")
+        .arg(mnist_dir())
+        .arg("--work-dir")
+        .arg(root.path().join("work"))
+        .arg("--definitions")
+        .arg(&definitions)
+        .arg("--results")
+        .arg(&results)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Curve study: a per-epoch CSV per run, a summary with both lines, the figure.
+    let dir = results.join("mini_batch");
+    for run in ["batch-20-seed7", "batch-50-seed7"] {
+        let (header, rows) = read_csv(&dir.join("runs").join(format!("{run}.csv")));
+        assert_eq!(
+            header,
+            [
+                "epoch",
+                "train_loss",
+                "train_error",
+                "test_loss",
+                "test_error",
+                "seconds"
+            ]
+        );
+        assert_eq!(rows.len(), 2, "{run}: one row per epoch");
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(number(&row[0]), (i + 1) as f64);
+            let error = number(&row[4]);
+            assert!((0.0..=100.0).contains(&error), "{run}: test error {error}");
+            assert!(number(&row[1]) > 0.0 && number(&row[1]).is_finite());
+        }
+    }
+    let (header, rows) = read_csv(&dir.join("summary.csv"));
+    assert_eq!(header, ["label", "x", "mean", "min", "max"]);
+    assert_eq!(rows.len(), 4, "2 variants x 2 epochs");
+    for row in &rows {
+        // One seed: the band collapses onto the mean.
+        assert_eq!(number(&row[2]), number(&row[3]));
+        assert_eq!(number(&row[2]), number(&row[4]));
+    }
+    let png = image::open(dir.join("mini_batch.png")).unwrap();
+    assert_eq!((png.width(), png.height()), experiments::plot::SIZE);
+    let svg = std::fs::read_to_string(dir.join("mini_batch.svg")).unwrap();
+    assert!(svg.trim_start().starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for text in ["batch 20", "batch 50", "epoch", "test error (%)"] {
+        assert!(svg.contains(text), "SVG lacks {text:?}");
+    }
+    let result = StudyResult::load(&dir).unwrap();
+    assert_eq!(result.lines.len(), 2);
+    // The last point of each line is the run's final test error, re-measured after training.
+    for line in &result.lines {
+        let last = line.points.last().unwrap().mean;
+        assert!(
+            (last - line.runs[0].final_test_error).abs() < 1e-6,
+            "{}",
+            line.label
+        );
+    }
+    assert!(!result.provenance.git_revision.is_empty() && result.provenance.wall_seconds > 0.0);
+
+    // MSE study: per-batch CSV, x = samples seen in steps of the batch size.
+    let dir = results.join("mini_mse");
+    let (header, rows) = read_csv(&dir.join("runs/lr-1p0-seed3-batches.csv"));
+    assert_eq!(header, ["epoch", "samples_seen", "loss"]);
+    assert_eq!(rows.len(), 2 * 200 / 25);
+    let seen: Vec<f64> = rows.iter().map(|r| number(&r[1])).collect();
+    assert_eq!(seen.first(), Some(&25.0));
+    assert_eq!(seen.last(), Some(&400.0));
+    assert!(seen.windows(2).all(|w| w[1] - w[0] == 25.0));
+    let result = StudyResult::load(&dir).unwrap();
+    assert_eq!(result.lines[0].points.len(), rows.len());
+    assert!(dir.join("mini_mse.png").is_file() && dir.join("mini_mse.svg").is_file());
+
+    // Table: every classifier on every protocol, the skipped one marked, errors in range.
+    let result = StudyResult::load(&results.join("mini_table")).unwrap();
+    assert_eq!(result.table.len(), 8);
+    for row in &result.table {
+        let skipped = row.protocol == "400 / 100" && row.classifier == "SVM";
+        assert_eq!(
+            row.skipped.is_some(),
+            skipped,
+            "{} on {}",
+            row.classifier,
+            row.protocol
+        );
+        let seeds = if skipped {
+            0
+        } else if row.protocol == "300 / 100" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            row.errors.len(),
+            seeds,
+            "{} on {}",
+            row.classifier,
+            row.protocol
+        );
+        for error in &row.errors {
+            if row.classifier == "CNN" {
+                // 30 SGD steps: still on the plateau at the start of training, anything goes.
+                assert!((0.0..=100.0).contains(error));
+            } else {
+                // Far better than chance (90 %) even at this size.
+                assert!(
+                    *error < 60.0,
+                    "{} on {}: {error} %",
+                    row.classifier,
+                    row.protocol
+                );
+            }
+        }
+    }
+    // The CNN's table entry is its run's last epoch.
+    let cnn = result
+        .table
+        .iter()
+        .find(|r| r.classifier == "CNN" && r.protocol == "400 / 100")
+        .unwrap();
+    let (_, epochs) = read_csv(&results.join("mini_table/runs/400-100-cnn-seed1.csv"));
+    assert_eq!(epochs.len(), 2);
+    assert!((number(&epochs[1][4]) - cnn.errors[0]).abs() < 1e-6);
+    let (header, rows) = read_csv(&results.join("mini_table/summary.csv"));
+    assert_eq!(header[..3], ["protocol", "classifier", "paper_error"]);
+    assert_eq!(rows.len(), 8);
+
+    // The report has every study, its claim, its figure and the table.
+    let text = std::fs::read_to_string(&report).unwrap();
+    for needle in [
+        "## Mini: batch size",
+        "Smaller batches converge faster.",
+        "mini_batch/mini_batch.png",
+        "## Mini: MSE",
+        "## Mini: table",
+        "| 1-NN | – | 15.00 |",
+        "too slow here",
+    ] {
+        assert!(text.contains(needle), "report lacks {needle:?}:\n{text}");
+    }
+}
+
+#[test]
+fn bad_definitions_are_refused_naming_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            CURVES.replace("batch_size = 20", "batch_sise = 20"),
+            "batch_sise",
+        ),
+        (
+            CURVES.replace("batch_size = 20", "learning_rate = -1.0"),
+            "lr",
+        ),
+        (CURVES.replace("seeds = [7]", "seeds = []"), "seeds"),
+        (
+            CURVES.replace("label = \"batch 50\"", "label = \"batch 20\""),
+            "label used twice",
+        ),
+        (TABLE.replace("k = [1, 3]", "k = [0]"), "k:"),
+        (
+            TABLE
+                .replace("\"too slow here\"", "\"x\"")
+                .replace("classifier = \"SVM\"", "classifier = \"SVN\""),
+            "SVN",
+        ),
+        (TABLE.replace("gamma = [0.05]", "gamma = [-1.0]"), "gamma"),
+    ];
+    for (i, (text, field)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let error = Study::load(&path).unwrap_err().to_string();
+        assert!(error.contains(&format!("bad{i}.toml")), "{error}");
+        assert!(
+            error.contains(field),
+            "case {i}: {error} should name {field}"
+        );
+    }
+}
+
+#[test]
+fn the_committed_definitions_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let paths = experiments::study::definitions_in(&dir).unwrap();
+    assert!(paths.len() >= 5, "{paths:?}");
+    for path in paths {
+        let study = Study::load(&path).unwrap();
+        if !study.is_table() {
+            assert!(study.seeds.len() >= 3, "{}: at least 3 seeds", study.name);
+        }
+    }
+}
