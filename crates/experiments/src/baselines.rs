@@ -194,13 +194,33 @@ fn svm_fit(train: &Features, c: f64, gamma: f64) -> Result<MultiClassModel<Array
         classifier: "SVM".into(),
         reason,
     };
-    let models = dataset
-        .one_vs_all()
-        .map_err(|e| fail(e.to_string()))?
-        .into_iter()
-        .map(|(label, binary)| params.fit(&binary).map(|model| (label, model)))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| fail(e.to_string()))?;
+    let binaries = dataset.one_vs_all().map_err(|e| fail(e.to_string()))?;
+    // The ten problems are independent: fit them on all cores, each core taking every
+    // `threads`-th class.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let params = &params;
+    let binaries = &binaries;
+    let fitted = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|worker| {
+                scope.spawn(move || {
+                    binaries
+                        .iter()
+                        .skip(worker)
+                        .step_by(threads)
+                        .map(|(label, binary)| params.fit(binary).map(|model| (*label, model)))
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("SVM worker panicked"))
+            .collect::<std::result::Result<Vec<_>, _>>()
+    })
+    .map_err(|e| fail(e.to_string()))?;
+    let mut models: Vec<_> = fitted.into_iter().flatten().collect();
+    models.sort_by_key(|(label, _)| *label);
     Ok(models.into_iter().collect())
 }
 

@@ -86,6 +86,8 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         .iter()
         .map(|path| Study::load(path))
         .collect::<Result<Vec<_>, _>>()?;
+    // The revision the results come from: taken now, before anything can change the checkout.
+    let git_revision = experiments::provenance::git_revision(std::path::Path::new("."));
     let data = MnistSplits::load(args.data_dir.as_deref()).context("loading MNIST")?;
     let interrupter = Interrupter::new();
     let stop = interrupter.clone();
@@ -101,6 +103,7 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         work_dir: args.work_dir.clone(),
         progress: true,
         interrupter,
+        git_revision,
     };
     for study in &studies {
         let start = Instant::now();
@@ -120,10 +123,10 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
 }
 
 fn write_report(paths: &Paths) -> Result<()> {
-    let names: Vec<String> = study::definitions_in(&paths.definitions)?
+    let studies = study::definitions_in(&paths.definitions)?
         .iter()
-        .filter_map(|p| Study::load(p).ok().map(|s| s.name))
-        .collect();
+        .map(|p| Study::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
     // Optional hand-written text for the top of the report (setup differences from the paper).
     let intro_path = paths.definitions.join(INTRO_FILE);
     let intro = match std::fs::read_to_string(&intro_path) {
@@ -131,7 +134,7 @@ fn write_report(paths: &Paths) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", intro_path.display())),
     };
-    let missing = report::write(&names, &intro, &paths.results, &paths.report)?;
+    let missing = report::write(&studies, &intro, &paths.results, &paths.report)?;
     println!(
         "report: {}{}",
         paths.report.display(),

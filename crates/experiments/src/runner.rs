@@ -38,6 +38,8 @@ pub struct Runner {
     pub progress: bool,
     /// Stops the current network run (Ctrl-C).
     pub interrupter: Interrupter,
+    /// Revision of the code, taken when the program started (see [`provenance::git_revision`]).
+    pub git_revision: String,
 }
 
 impl Runner {
@@ -75,7 +77,7 @@ impl Runner {
 
     fn provenance(&self) -> Provenance {
         Provenance {
-            git_revision: provenance::git_revision(&self.results_dir),
+            git_revision: self.git_revision.clone(),
             machine: provenance::machine(),
             backend: self.backend.to_string(),
             wall_seconds: 0.0,

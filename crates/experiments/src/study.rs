@@ -78,7 +78,7 @@ impl Settings {
             lambda: self.lambda.unwrap_or(base.lambda),
             train_size: self.train_size,
             test_size: self.test_size,
-            deskew: self.deskew.unwrap_or(base.deskew),
+            deskew: self.deskew,
             seed,
             ..base
         };
@@ -323,7 +323,7 @@ impl Study {
                     if k.is_empty() || k.contains(&0) {
                         return fail("k: expected a list of numbers >= 1".into());
                     }
-                    check_fraction(*validation_fraction, k.len() > 1).or_else(|e| fail(e))?;
+                    check_fraction(*validation_fraction, k.len() > 1).or_else(&fail)?;
                 }
                 Method::Svm {
                     c,
@@ -340,7 +340,7 @@ impl Study {
                         return fail("max_train: expected at least 1".into());
                     }
                     check_fraction(*validation_fraction, c.len() * gamma.len() > 1)
-                        .or_else(|e| fail(e))?;
+                        .or_else(&fail)?;
                 }
                 Method::Cnn { set } => {
                     for protocol in &self.protocols {

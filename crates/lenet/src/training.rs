@@ -59,8 +59,9 @@ pub struct TrainingConfig {
     /// Size of the random test subset (`None`: the whole split).
     pub test_size: Option<usize>,
     /// Deskew every image (training, test and `predict`) before it reaches the network.
-    #[config(default = false)]
-    pub deskew: bool,
+    /// An `Option` so that configurations saved before this setting existed (no field: `None`)
+    /// still load; use [`TrainingConfig::deskews`].
+    pub deskew: Option<bool>,
     /// Weights to start from instead of the random initialisation (`.bpk`, `.safetensors`,
     /// `.pt`).
     pub init_from: Option<String>,
@@ -92,11 +93,16 @@ impl TrainingConfig {
         Ok(())
     }
 
+    /// Whether images are deskewed.
+    pub fn deskews(&self) -> bool {
+        self.deskew.unwrap_or(false)
+    }
+
     /// The data this configuration trains and tests on: its random subsets of `data`,
     /// deskewed when it says so.
     pub fn prepare_data(&self, data: MnistSplits) -> error::Result<MnistSplits> {
         let data = data.subset(self.train_size, self.test_size, self.seed)?;
-        if self.deskew {
+        if self.deskews() {
             data.deskewed()
         } else {
             Ok(data)

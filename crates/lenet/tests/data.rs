@@ -203,3 +203,51 @@ fn a_missing_file() {
     let message = error_naming(dir.path(), TRAIN_LABELS);
     assert!(message.contains("missing"), "{message}");
 }
+
+#[test]
+fn a_training_config_prepares_its_subsets_deskewed_when_asked() {
+    use lenet::model::LeNetConfig;
+    use lenet::training::TrainingConfig;
+    let dir = good_dir();
+    let data = MnistSplits::from_dir(dir.path()).unwrap();
+    let config = TrainingConfig::new(LeNetConfig::new())
+        .with_train_size(Some(6))
+        .with_test_size(Some(3))
+        .with_seed(5);
+    let plain = config.prepare_data(data.clone()).unwrap();
+    let deskewed = config
+        .clone()
+        .with_deskew(Some(true))
+        .prepare_data(data)
+        .unwrap();
+    assert_eq!((deskewed.train.len(), deskewed.test.len()), (6, 3));
+    let mut changed = 0;
+    for (a, b) in [
+        (&plain.train, &deskewed.train),
+        (&plain.test, &deskewed.test),
+    ] {
+        for i in 0..a.len() {
+            let (a, b) = (a.get(i).unwrap(), b.get(i).unwrap());
+            // The same images, in the same order, each deskewed.
+            assert_eq!(lenet::deskew::deskew(&a), b);
+            changed += usize::from(a != b);
+        }
+    }
+    assert!(changed > 0, "these synthetic images are slanted");
+}
+
+#[test]
+fn a_config_saved_before_deskew_existed_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/model/config.json");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    assert!(
+        !text.contains("deskew"),
+        "the shipped config predates the field"
+    );
+    std::fs::write(&path, text).unwrap();
+    let config = lenet::training::TrainingConfig::load_from(dir.path()).unwrap();
+    assert_eq!(config.deskew, None);
+    assert!(!config.deskews());
+}

@@ -168,7 +168,7 @@ impl TrainArgs {
             .with_seed(self.seed)
             .with_train_size(self.train_size)
             .with_test_size(self.test_size)
-            .with_deskew(self.deskew)
+            .with_deskew(Some(self.deskew))
             .with_init_from(self.init_from.as_ref().map(|p| p.display().to_string()));
         if let Some(epochs) = self.epochs {
             config.epochs = epochs;
@@ -205,7 +205,7 @@ fn load_data(dir: Option<&Path>, config: &TrainingConfig) -> Result<MnistSplits>
         "data: {} of {train} training and {} of {test} test images{}{}",
         data.train.len(),
         data.test.len(),
-        if config.deskew { ", deskewed" } else { "" },
+        if config.deskews() { ", deskewed" } else { "" },
         dir.map(|d| format!(" from {}", d.display()))
             .unwrap_or_default()
     );
@@ -291,7 +291,7 @@ fn eval(args: &EvalArgs) -> Result<Outcome> {
     let device = args.backend.device();
     let (config, model) = inference::load_model_file(&args.model, &device)?;
     let mut data = MnistSplits::load(args.data_dir.as_deref())?;
-    if config.deskew {
+    if config.deskews() {
         data = data.deskewed()?;
     }
     let result = inference::evaluate(&model, &data.test, &device)?;
@@ -352,7 +352,7 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
         // One image at a time: a bad file is reported and the others are still classified.
         match digit_image::load_digit(path) {
             Ok(item) => {
-                let item = if config.deskew {
+                let item = if config.deskews() {
                     lenet::deskew::deskew(&item)
                 } else {
                     item
