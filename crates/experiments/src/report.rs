@@ -11,7 +11,7 @@ use crate::study::{Curve, Study};
 /// Test-error level (%) whose first crossing the report gives, as a measure of speed.
 pub const ERROR_LEVEL: f64 = 20.0;
 /// Training-MSE level whose first crossing the report gives.
-pub const MSE_LEVEL: f64 = 0.1;
+pub const MSE_LEVEL: f64 = 0.2;
 
 fn band(b: Band, digits: usize) -> String {
     if b.min == b.max {
