@@ -1,7 +1,7 @@
 //! What a study leaves behind: `result.json` (read back by the report), CSV files, and the
 //! statistics over seeds (mean with a min-max band).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -108,15 +108,6 @@ impl Line {
         self.points.iter().find(|p| p.mean <= level).map(|p| p.x)
     }
 
-    /// The mean curve's value at `x` (the last point at or before it).
-    pub fn mean_at(&self, x: f64) -> Option<f64> {
-        self.points
-            .iter()
-            .take_while(|p| p.x <= x)
-            .last()
-            .map(|p| p.mean)
-    }
-
     /// Largest rise of the mean curve from one point to the next, over the second half of the
     /// curve: how much it oscillates once it should have settled.
     pub fn late_oscillation(&self) -> f64 {
@@ -202,12 +193,12 @@ impl StudyResult {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so a reader never sees
+/// Writes `bytes` to `path` through a temporary file in the same folder (lenet's checkpoint
+/// writer), so a reader never sees
 /// half a file and an interrupted write leaves the previous one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    std::fs::write(&tmp, bytes).map_err(|e| ExperimentError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io(path, e))
+    lenet::checkpoint::write_atomically(path, |tmp| std::fs::write(tmp, bytes))
+        .map_err(|e| ExperimentError::io(path, e))
 }
 
 /// Writes serialisable rows as a CSV file with a header (atomically).

@@ -261,37 +261,20 @@ impl Runner {
                     self.data
                         .clone()
                         .subset(protocol.train_size, protocol.test_size, seed)?;
-                let mut features: [Option<(Features, Features)>; 2] = [None, None];
+                let mut cache: FeatureCache = [None, None];
                 for (classifier, row) in study.classifiers.iter().zip(&mut rows) {
                     if row.skipped.is_some() {
                         continue;
                     }
                     bar.set_message(format!("{} (seed {seed})", classifier.name));
                     let start = Instant::now();
-                    let mut features_of = |deskew: bool| -> Result<(Features, Features)> {
-                        let slot = &mut features[usize::from(deskew)];
-                        if slot.is_none() {
-                            *slot = Some((
-                                Features::from_dataset(&data.train, deskew)?,
-                                Features::from_dataset(&data.test, deskew)?,
-                            ));
-                        }
-                        Ok(slot.clone().expect("just filled"))
-                    };
                     let outcome = match &classifier.model {
                         Method::NearestNeighbour {
                             k,
                             validation_fraction,
                         } => {
-                            let (train, test) = features_of(classifier.deskew)?;
-                            let outcome = baselines::nearest_neighbour(
-                                &train,
-                                &test,
-                                k,
-                                *validation_fraction,
-                            )?;
-                            bar.inc(1);
-                            outcome
+                            let (train, test) = features(&mut cache, &data, classifier.deskew)?;
+                            baselines::nearest_neighbour(train, test, k, *validation_fraction)?
                         }
                         Method::Svm {
                             c,
@@ -299,17 +282,8 @@ impl Runner {
                             validation_fraction,
                             max_train,
                         } => {
-                            let (train, test) = features_of(classifier.deskew)?;
-                            let outcome = baselines::svm(
-                                &train,
-                                &test,
-                                c,
-                                gamma,
-                                *validation_fraction,
-                                *max_train,
-                            )?;
-                            bar.inc(1);
-                            outcome
+                            let (train, test) = features(&mut cache, &data, classifier.deskew)?;
+                            baselines::svm(train, test, c, gamma, *validation_fraction, *max_train)?
                         }
                         Method::Cnn { set } => {
                             let mut settings = set.overridden_by(&protocol.cnn);
@@ -336,6 +310,10 @@ impl Runner {
                             }
                         }
                     };
+                    // A network run advances the bar per epoch (its hook); a baseline is one step.
+                    if !matches!(classifier.model, Method::Cnn { .. }) {
+                        bar.inc(1);
+                    }
                     row.errors.push(outcome.test_error);
                     row.seeds.push(seed);
                     row.chosen.push(outcome.chosen);
@@ -386,6 +364,25 @@ impl Runner {
             figure: None,
         })
     }
+}
+
+/// Pixel rows of a protocol's training and test images, plain and deskewed, built at most once
+/// per seed and shared by the baselines.
+type FeatureCache = [Option<(Features, Features)>; 2];
+
+fn features<'a>(
+    cache: &'a mut FeatureCache,
+    data: &MnistSplits,
+    deskew: bool,
+) -> Result<&'a (Features, Features)> {
+    let slot = &mut cache[usize::from(deskew)];
+    if slot.is_none() {
+        *slot = Some((
+            Features::from_dataset(&data.train, deskew)?,
+            Features::from_dataset(&data.test, deskew)?,
+        ));
+    }
+    Ok(slot.as_ref().expect("filled above"))
 }
 
 fn skip_reason(protocol: &Protocol, classifier: &Classifier) -> Option<String> {

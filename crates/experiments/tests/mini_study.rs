@@ -2,26 +2,15 @@
 //! MNIST: a test-error study, a training-MSE study and a table, each tiny (1 seed, 2 epochs,
 //! a few hundred images). Checks the CSVs, figures, result files and report they produce.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use experiments::results::StudyResult;
 use experiments::study::Study;
 
-fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("LENET_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
-        });
-    assert!(
-        dir.join("train-images-idx3-ubyte.gz").is_file()
-            || dir.join("train-images-idx3-ubyte").is_file(),
-        "MNIST not found in {}: put ../shared/data/mnist beside the checkout or set LENET_MNIST_DIR",
-        dir.display()
-    );
-    dir
-}
+#[path = "../../lenet/tests/support/mnist_dir.rs"]
+mod support;
+use support::mnist_dir;
 
 const CURVES: &str = r#"
 name = "mini_batch"

@@ -1,7 +1,7 @@
 //! Real training on real MNIST (`../shared/data/mnist`, or `LENET_MNIST_DIR`), backend
 //! agreement, and resume.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use burn::data::dataloader::batcher::Batcher;
@@ -16,21 +16,9 @@ use lenet::renderer::Progress;
 use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
 use lenet::weights::{self, WeightFormat};
 
-/// The MNIST folder beside the checkout. Missing data is a failure, never a skip.
-fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("LENET_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
-        });
-    assert!(
-        dir.join("train-images-idx3-ubyte.gz").is_file()
-            || dir.join("train-images-idx3-ubyte").is_file(),
-        "MNIST not found in {}: put ../shared/data/mnist beside the checkout or set LENET_MNIST_DIR",
-        dir.display()
-    );
-    dir
-}
+#[path = "support/mnist_dir.rs"]
+mod support;
+use support::mnist_dir;
 
 fn mnist() -> &'static MnistSplits {
     static DATA: OnceLock<MnistSplits> = OnceLock::new();

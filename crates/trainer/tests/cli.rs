@@ -5,21 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The MNIST folder beside the checkout. Missing data is a failure, never a skip.
-fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("LENET_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
-        });
-    assert!(
-        dir.join("train-images-idx3-ubyte.gz").is_file()
-            || dir.join("train-images-idx3-ubyte").is_file(),
-        "MNIST not found in {}: put ../shared/data/mnist beside the checkout or set LENET_MNIST_DIR",
-        dir.display()
-    );
-    dir
-}
+#[path = "../../lenet/tests/support/mnist_dir.rs"]
+mod support;
+use support::mnist_dir;
 
 fn trainer(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
