@@ -4,8 +4,8 @@
 //! split held out from the training set, then the classifier is refitted on the whole training
 //! set and scored once on the test set.
 
-use lenet::data::{DigitDataset, NUM_CLASSES};
-use lenet::deskew::deskew;
+use lenet::data::{DigitDataset, deskew::deskew};
+use lenet::mnist::NUM_CLASSES;
 use linfa::composing::MultiClassModel;
 use linfa::prelude::*;
 use linfa_nn::distance::L2Dist;
@@ -32,9 +32,13 @@ impl Features {
         let mut x = Array2::zeros((items.len(), width));
         let mut y = Vec::with_capacity(items.len());
         for (mut row, item) in x.rows_mut().into_iter().zip(&items) {
-            let item = if deskewed { deskew(item) } else { item.clone() };
+            let pixels = if deskewed {
+                deskew(&item.pixels)
+            } else {
+                item.pixels.clone()
+            };
             row.iter_mut()
-                .zip(&item.pixels)
+                .zip(&pixels)
                 .for_each(|(v, &p)| *v = f64::from(p) / 255.0);
             y.push(usize::from(item.label));
         }

@@ -11,8 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use experiments::report;
 use experiments::runner::Runner;
 use experiments::study::{self, Study};
-use lenet::backend::Backend;
-use lenet::data::MnistSplits;
+use lenet::cli::{BackendArg, DataArg};
 
 /// Reproduce the paper's figures and table: run study definitions, draw, report.
 #[derive(Parser, Debug)]
@@ -39,12 +38,10 @@ struct RunArgs {
     /// Study definitions (TOML).
     #[arg(value_name = "TOML")]
     studies: Vec<PathBuf>,
-    /// Folder with the four MNIST IDX files (raw or .gz). Without it, MNIST is downloaded.
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Backend of the network runs: ndarray, flex or wgpu.
-    #[arg(long, default_value = "flex", value_parser = parse_backend)]
-    backend: Backend,
+    #[command(flatten)]
+    data: DataArg,
+    #[command(flatten)]
+    backend: BackendArg,
     /// Folder for the network runs' checkpoints and logs (not results).
     #[arg(long, default_value = "runs/experiments", value_name = "DIR")]
     work_dir: PathBuf,
@@ -76,10 +73,6 @@ struct Paths {
 /// Markdown placed at the top of the report, read from the definitions folder when present.
 const INTRO_FILE: &str = "intro.md";
 
-fn parse_backend(name: &str) -> Result<Backend, String> {
-    name.parse().map_err(|e: lenet::LenetError| e.to_string())
-}
-
 fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
     // Every definition is checked before anything runs.
     let studies = studies
@@ -88,7 +81,7 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     // The revision the results come from: taken now, before anything can change the checkout.
     let git_revision = experiments::provenance::git_revision(std::path::Path::new("."));
-    let data = MnistSplits::load(args.data_dir.as_deref()).context("loading MNIST")?;
+    let data = args.data.load().context("loading MNIST")?;
     let interrupter = Interrupter::new();
     let stop = interrupter.clone();
     ctrlc::set_handler(move || {
@@ -98,7 +91,7 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
     .context("installing the Ctrl-C handler")?;
     let runner = Runner {
         data,
-        backend: args.backend,
+        backend: args.backend.backend,
         results_dir: paths.results.clone(),
         work_dir: args.work_dir.clone(),
         progress: true,

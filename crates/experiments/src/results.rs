@@ -197,7 +197,7 @@ impl StudyResult {
 /// writer), so a reader never sees
 /// half a file and an interrupted write leaves the previous one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    lenet::checkpoint::write_atomically(path, |tmp| std::fs::write(tmp, bytes))
+    lenet::artifacts::write_atomically(path, |tmp| std::fs::write(tmp, bytes))
         .map_err(|e| ExperimentError::io(path, e))
 }
 

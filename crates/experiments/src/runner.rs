@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use burn::train::Interrupter;
 use indicatif::{ProgressBar, ProgressStyle};
-use lenet::backend::Backend;
+use lenet::artifacts::StartMode;
 use lenet::data::MnistSplits;
-use lenet::renderer::Progress;
-use lenet::training::{self, RunOptions, StartMode, TrainingConfig, TrainingOutcome};
+use lenet::train::{Progress, RunOptions, TrainingOutcome};
+use lenet::{Backend, TrainingConfig};
 use serde::Serialize;
 
 use crate::baselines::{self, BaselineOutcome, Features};
@@ -21,7 +21,7 @@ use crate::provenance::{self, Provenance};
 use crate::results::{
     self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow, slug,
 };
-use crate::study::{Classifier, Curve, Method, Protocol, Study};
+use crate::study::{Classifier, Curve, Method, Protocol, Study, training_config};
 
 /// Where and how studies run.
 pub struct Runner {
@@ -98,7 +98,7 @@ impl Runner {
         options.interrupter = self.interrupter.clone();
         let bar = bar.clone();
         options.progress = Progress::Hook(Arc::new(move |_| bar.inc(1)));
-        let outcome = training::train(config, &data, &self.backend.device(), &options)?;
+        let outcome = lenet::train(config, &data, &self.backend.device()?, &options)?;
         if outcome.interrupted {
             return Err(ExperimentError::Interrupted(format!("{study}/{run}")));
         }
@@ -223,10 +223,7 @@ impl Runner {
     fn run_table(&self, study: &Study) -> Result<StudyResult> {
         let dir = self.results_dir.join(&study.name);
         let steps = |c: &Classifier, p: &Protocol| match &c.model {
-            Method::Cnn { set } => set
-                .overridden_by(&p.cnn)
-                .training_config(0)
-                .map_or(1, |c| c.epochs),
+            Method::Cnn { set } => training_config(&set.then(&p.cnn), 0).map_or(1, |c| c.epochs),
             _ => 1,
         };
         let runs_of = |p: &Protocol| {
@@ -286,11 +283,11 @@ impl Runner {
                             baselines::svm(train, test, c, gamma, *validation_fraction, *max_train)?
                         }
                         Method::Cnn { set } => {
-                            let mut settings = set.overridden_by(&protocol.cnn);
+                            let mut settings = set.then(&protocol.cnn);
                             settings.train_size = protocol.train_size;
                             settings.test_size = protocol.test_size;
                             settings.deskew = Some(classifier.deskew);
-                            let config = settings.training_config(seed)?;
+                            let config = training_config(&settings, seed)?;
                             let name = format!(
                                 "{}-{}-seed{seed}",
                                 slug(&protocol.label),

@@ -6,85 +6,21 @@
 
 use std::path::{Path, PathBuf};
 
-use lenet::model::{LeNetConfig, Subsampling};
-use lenet::training::TrainingConfig;
+use lenet::TrainingConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
 
-/// Training settings; any left out keep the trainer's defaults (or the study's `base`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Passes over the training set.
-    pub epochs: Option<usize>,
-    /// Images per SGD step.
-    pub batch_size: Option<usize>,
-    /// SGD learning rate η.
-    pub learning_rate: Option<f64>,
-    /// Weight decay λ.
-    pub lambda: Option<f64>,
-    /// Feature maps of C1.
-    pub c1: Option<usize>,
-    /// Feature maps of C3.
-    pub c3: Option<usize>,
-    /// Side of the convolution kernels.
-    pub kernel_size: Option<usize>,
-    /// `mean` or `paper`.
-    pub subsampling: Option<String>,
-    /// Random training subset size (absent: the whole split).
-    pub train_size: Option<usize>,
-    /// Random test subset size (absent: the whole split).
-    pub test_size: Option<usize>,
-    /// Deskew the images.
-    pub deskew: Option<bool>,
-}
+/// Training settings; any left out keep the trainer's defaults (or the study's `base`): the
+/// library's one definition of the settings, read from TOML with the names of `config.json`.
+pub use lenet::TrainingOverrides as Settings;
 
-impl Settings {
-    /// These settings with every field `over` sets replaced by its value.
-    pub fn overridden_by(&self, over: &Settings) -> Settings {
-        Settings {
-            epochs: over.epochs.or(self.epochs),
-            batch_size: over.batch_size.or(self.batch_size),
-            learning_rate: over.learning_rate.or(self.learning_rate),
-            lambda: over.lambda.or(self.lambda),
-            c1: over.c1.or(self.c1),
-            c3: over.c3.or(self.c3),
-            kernel_size: over.kernel_size.or(self.kernel_size),
-            subsampling: over.subsampling.clone().or(self.subsampling.clone()),
-            train_size: over.train_size.or(self.train_size),
-            test_size: over.test_size.or(self.test_size),
-            deskew: over.deskew.or(self.deskew),
-        }
-    }
-
-    /// The training configuration of these settings with `seed`, validated.
-    pub fn training_config(&self, seed: u64) -> lenet::Result<TrainingConfig> {
-        let defaults = LeNetConfig::new();
-        let subsampling = match &self.subsampling {
-            Some(name) => name.parse::<Subsampling>()?,
-            None => defaults.subsampling,
-        };
-        let model = LeNetConfig::new()
-            .with_c1(self.c1.unwrap_or(defaults.c1))
-            .with_c3(self.c3.unwrap_or(defaults.c3))
-            .with_kernel_size(self.kernel_size.unwrap_or(defaults.kernel_size))
-            .with_subsampling(subsampling);
-        let base = TrainingConfig::new(model);
-        let config = TrainingConfig {
-            epochs: self.epochs.unwrap_or(base.epochs),
-            batch_size: self.batch_size.unwrap_or(base.batch_size),
-            learning_rate: self.learning_rate.unwrap_or(base.learning_rate),
-            lambda: self.lambda.unwrap_or(base.lambda),
-            train_size: self.train_size,
-            test_size: self.test_size,
-            deskew: self.deskew,
-            seed,
-            ..base
-        };
-        config.validate()?;
-        Ok(config)
-    }
+/// The training configuration of `settings` with `seed`, validated.
+pub fn training_config(settings: &Settings, seed: u64) -> lenet::Result<TrainingConfig> {
+    let mut config = settings.apply(TrainingConfig::default());
+    config.seed = seed;
+    config.validate()?;
+    Ok(config)
 }
 
 /// What a curve study plots.
@@ -251,7 +187,7 @@ impl Study {
 
     /// The training configuration of `variant` with `seed`.
     pub fn variant_config(&self, variant: &Variant, seed: u64) -> lenet::Result<TrainingConfig> {
-        self.base.overridden_by(&variant.set).training_config(seed)
+        training_config(&self.base.then(&variant.set), seed)
     }
 
     /// Checks everything that can be checked before any work, naming the field.
@@ -344,8 +280,7 @@ impl Study {
                 }
                 Method::Cnn { set } => {
                     for protocol in &self.protocols {
-                        set.overridden_by(&protocol.cnn)
-                            .training_config(0)
+                        training_config(&set.then(&protocol.cnn), 0)
                             .map_err(|e| format!("classifier {:?}: {e}", classifier.name))?;
                     }
                 }

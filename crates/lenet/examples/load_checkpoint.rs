@@ -2,14 +2,13 @@
 //! split, using only burn and this crate's public model type.
 //!
 //! ```sh
-//! cargo run --release -p lenet --example load_checkpoint -- runs/lenet
+//! cargo run --release --example load_checkpoint -- runs/lenet ../shared/data/mnist
 //! ```
 //!
-//! The folder must hold `config.json` and `model.bpk`. The test images come from burn-dataset's
-//! `MnistDataset` (downloaded, or read from its cache under `$XDG_CACHE_HOME/burn-dataset`).
+//! The folder must hold `config.json` and `model.bpk`; the test images are read from the MNIST
+//! folder given second.
 
 use burn::data::dataset::Dataset;
-use burn::data::dataset::vision::MnistDataset;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use lenet::model::LeNetConfig;
@@ -17,8 +16,11 @@ use lenet::model::LeNetConfig;
 fn main() {
     let dir = std::env::args()
         .nth(1)
-        .expect("usage: load_checkpoint ARTIFACT_DIR");
+        .expect("usage: load_checkpoint ARTIFACT_DIR MNIST_DIR");
     let dir = std::path::Path::new(&dir);
+    let mnist = std::env::args()
+        .nth(2)
+        .expect("usage: load_checkpoint ARTIFACT_DIR MNIST_DIR");
 
     // The network's shape is the "model" part of the training configuration.
     let config: serde_json::Value =
@@ -31,14 +33,16 @@ fn main() {
     let record = ModuleRecord::load(dir.join("model.bpk")).expect("model.bpk");
     let model = config.init(&device).load_record(record);
 
-    let test = MnistDataset::test();
+    let test = lenet::data::MnistSplits::from_dir(std::path::Path::new(&mnist))
+        .expect("MNIST files")
+        .test;
     let mut correct = 0;
     let indices: Vec<usize> = (0..test.len()).collect();
     for chunk in indices.chunks(1000) {
         let items: Vec<_> = chunk.iter().map(|&i| test.get(i).expect("item")).collect();
         let pixels: Vec<f32> = items
             .iter()
-            .flat_map(|item| item.image.iter().flatten().map(|p| p / 255.0))
+            .flat_map(|item| item.pixels.iter().map(|&p| f32::from(p) / 255.0))
             .collect();
         let images =
             Tensor::<4>::from_data(TensorData::new(pixels, [items.len(), 1, 28, 28]), &device);

@@ -1,15 +1,20 @@
 //! The library's one error type.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::backend::Backend;
 
 /// Everything that can go wrong in the `lenet` library.
 ///
-/// Each variant names the file (or setting) at fault, what was expected and what was found, so
-/// the command-line tools can print it as a single line.
+/// Each variant names the file (or setting) at fault, what was expected and what was found.
+/// Errors from the OS, burn and other crates are kept as the
+/// [`source`](std::error::Error::source), not repeated in the message: print the chain (as
+/// `anyhow`'s `{:#}` does) for the whole story in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum LenetError {
     /// A file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file involved.
         path: PathBuf,
@@ -21,7 +26,8 @@ pub enum LenetError {
     #[error(transparent)]
     Idx(#[from] idx::IdxError),
 
-    /// A data file disagrees with what the model needs (image size, label range).
+    /// A data file disagrees with what the model needs (image size, label range), or an image
+    /// cannot be decoded.
     #[error("{path}: bad {field}: expected {expected}, found {found}")]
     DataFormat {
         /// The data file.
@@ -58,13 +64,16 @@ pub enum LenetError {
 
     /// MNIST could not be downloaded (no `--data-dir` was given).
     #[error(
-        "could not download MNIST ({reason}); put the four IDX files \
+        "could not download MNIST ({what}); put the four IDX files \
          (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
          t10k-labels-idx1-ubyte, raw or .gz) in a folder and pass --data-dir FOLDER"
     )]
     Download {
-        /// Why the download failed.
-        reason: String,
+        /// What failed (the address, or the missing cache folder).
+        what: String,
+        /// The HTTP client's error, when it was the client.
+        #[source]
+        source: Option<reqwest::Error>,
     },
 
     /// A hyper-parameter or setting is outside its valid range.
@@ -78,14 +87,64 @@ pub enum LenetError {
         expected: String,
     },
 
-    /// A backend name that does not exist.
-    #[error("unknown backend '{0}': valid backends are ndarray, flex, wgpu")]
-    UnknownBackend(String),
+    /// A backend this build does not contain.
+    #[error(
+        "the {0} backend is not compiled into this program; build it with the feature \
+         (e.g. `cargo build --release --features {0}`) or choose another --backend"
+    )]
+    BackendNotCompiled(Backend),
 
-    /// A saved model, checkpoint or configuration could not be loaded.
+    /// A burnpack record (model, checkpoint, optimizer state) that cannot be read or applied.
+    #[error("{path}: {what}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, in the file's terms ("not a readable checkpoint", ...).
+        what: &'static str,
+        /// burn's error.
+        source: burn::store::RecordError,
+    },
+
+    /// A `config.json` that cannot be read.
+    #[error("{path}: cannot read the training configuration")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// burn's error.
+        source: burn::config::ConfigError,
+    },
+
+    /// A burnpack file that cannot be read.
+    #[error("{path}: not a readable burnpack file")]
+    Burnpack {
+        /// The file.
+        path: PathBuf,
+        /// burn-pack's error.
+        source: burn::store::burn_pack::Error,
+    },
+
+    /// A SafeTensors file that cannot be read or written.
+    #[error("{path}: not a readable SafeTensors file")]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// burn-store's error.
+        source: burn::store::SafetensorsStoreError,
+    },
+
+    /// A PyTorch file that cannot be read.
+    #[error("{path}: not a readable PyTorch file")]
+    Pytorch {
+        /// The file.
+        path: PathBuf,
+        /// burn-store's error.
+        source: burn::store::PytorchStoreError,
+    },
+
+    /// A saved model, checkpoint or artifact folder that cannot be used.
     #[error("{path}: {reason}")]
     Artifact {
-        /// The file involved.
+        /// The file or folder involved.
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
@@ -107,9 +166,13 @@ pub enum LenetError {
         kept: String,
     },
 
-    /// Training stopped on an error reported by burn's learner.
-    #[error("training failed: {0}")]
-    Training(String),
+    /// burn-train's learner stopped on an error.
+    #[error("training failed")]
+    Training(#[source] Arc<burn::train::TrainingError>),
+
+    /// A dataset item could not be read.
+    #[error("reading the dataset")]
+    Dataset(#[source] burn::data::dataset::DatasetError),
 }
 
 /// Shorthand for results of this library.
@@ -121,6 +184,15 @@ impl LenetError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// A setting outside its range.
+    pub fn invalid(name: &'static str, value: impl ToString, expected: impl Into<String>) -> Self {
+        Self::InvalidSetting {
+            name,
+            value: value.to_string(),
+            expected: expected.into(),
         }
     }
 }

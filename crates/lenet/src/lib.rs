@@ -1,19 +1,37 @@
 //! The improved LeNet-5 of the paper (Chinese, with an English abstract) on handwritten digit
-//! recognition, built on burn: model, objective, MNIST data, training through burn-train's
-//! `Learner`, and inference.
+//! recognition, built on burn.
+//!
+//! - [`model`]: the network ([`LeNet`], built by [`LeNetConfig::init`]);
+//! - [`loss`]: its objective, `E = 1/m Σ ½‖t − y‖² + λ/2 Σ W²`;
+//! - [`data`]: MNIST files, subsets, deskewing, images of any size turned into MNIST form;
+//! - [`config`]: everything a run depends on ([`TrainingConfig`], saved as `config.json`) and
+//!   the one definition of every setting ([`TrainingOverrides`], flags and study tables);
+//! - [`train`]: the training loop (burn-train's `Learner`) and its progress;
+//! - [`fused`]: the whole forward and backward pass on the CPU backends, as a few matrix
+//!   products per image (what makes training fast there);
+//! - [`eval`]: a trained model: loading, test error, predictions;
+//! - [`artifacts`]: the files of a run (configuration, checkpoints, model), written crash-safe;
+//! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
+//! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share.
 
+pub mod artifacts;
 pub mod backend;
-pub mod checkpoint;
+pub mod cli;
+pub mod config;
 pub mod data;
-pub mod deskew;
-pub mod digit_image;
 pub mod error;
-pub mod inference;
+pub mod eval;
+pub mod fused;
 pub mod loss;
 pub mod metric;
+pub mod mnist;
 pub mod model;
-pub mod renderer;
-pub mod training;
+pub mod train;
 pub mod weights;
 
+pub use backend::Backend;
+pub use config::{TrainingConfig, TrainingOverrides};
 pub use error::{LenetError, Result};
+pub use eval::{Evaluation, TrainedModel};
+pub use model::{LeNet, LeNetConfig, Subsampling};
+pub use train::train;

@@ -5,7 +5,7 @@
 
 use burn::prelude::*;
 
-use crate::data::NUM_CLASSES;
+use crate::mnist::NUM_CLASSES;
 use crate::model::LeNet;
 
 /// The data term `1/m Σᵢ ½‖tᵢ − yᵢ‖²`.
@@ -33,17 +33,22 @@ pub fn weight_decay(weights: Vec<Tensor<1>>, lambda: f64) -> Tensor<1> {
         .mul_scalar(lambda / 2.0)
 }
 
-/// The full objective `E` for `model` on a batch, with the model's λ.
+/// The full objective `E` for `model` on a batch, with weight decay `lambda`.
 ///
 /// # Shapes
 /// - `outputs`: `[batch, 10]`, the model's output on the batch
 /// - `targets`: `[batch]`
 /// - returns `[1]`
-pub fn objective(model: &LeNet, outputs: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+pub fn objective(
+    model: &LeNet,
+    outputs: Tensor<2>,
+    targets: Tensor<1, Int>,
+    lambda: f64,
+) -> Tensor<1> {
     let data = squared_error(outputs, targets);
-    if model.weight_decay == 0.0 {
+    if lambda == 0.0 {
         data
     } else {
-        data + weight_decay(model.decayed_weights(), model.weight_decay)
+        data + weight_decay(model.decayed_weights(), lambda)
     }
 }

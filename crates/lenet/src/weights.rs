@@ -15,21 +15,23 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::store::{
-    ApplyResult, BurnToPyTorchAdapter, ModuleRecord, ModuleSnapshot, PyTorchToBurnAdapter,
+    ApplyResult, BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, PyTorchToBurnAdapter,
     PytorchStore, SafetensorsStore,
 };
 
 use crate::error::{LenetError, Result};
 use crate::model::LeNet;
 
-/// A weight file format, chosen from the file name's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A weight file format, chosen from the file name's extension (or `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WeightFormat {
     /// burn's burnpack (`.bpk`), what `trainer` writes.
+    #[value(name = "bpk")]
     Burnpack,
     /// SafeTensors with PyTorch's names and layout (`.safetensors`).
     Safetensors,
     /// A PyTorch state dict saved with `torch.save` (`.pt`, `.pth`); read only.
+    #[value(skip)]
     Pytorch,
 }
 
@@ -49,10 +51,13 @@ impl WeightFormat {
     }
 }
 
-/// Renamings applied when reading PyTorch files, for the names a PyTorch port of this network
-/// commonly uses (`conv1`/`conv2`/`fc1`, `nn.DataParallel`'s `module.` prefix).
-const PYTORCH_KEYS: [(&str, &str); 4] = [
+/// Renamings applied when reading any weight file: the names a PyTorch port of this network
+/// commonly uses (`conv1`/`conv2`/`fc1`, `nn.DataParallel`'s `module.` prefix), and the `net.`
+/// prefix of this project's own per-epoch checkpoints (which hold the learner's
+/// [`TrainingModel`](crate::train::TrainingModel)).
+const KNOWN_NAMES: [(&str, &str); 5] = [
     (r"^module\.", ""),
+    (r"^net\.", ""),
     (r"^conv1\.", "c1."),
     (r"^conv2\.", "c3."),
     (r"^(fc1|linear|out)\.", "fc."),
@@ -60,72 +65,95 @@ const PYTORCH_KEYS: [(&str, &str); 4] = [
 
 /// Writes `model`'s weights to `path` in `format` (PyTorch conventions for SafeTensors).
 pub fn save(model: &LeNet, path: &Path, format: WeightFormat) -> Result<()> {
-    let failed = |reason: String| LenetError::Artifact {
-        path: path.to_path_buf(),
-        reason,
-    };
     match format {
-        WeightFormat::Burnpack => model
-            .clone()
-            .into_record()
-            .save(path)
-            .map_err(|e| failed(e.to_string())),
+        WeightFormat::Burnpack => {
+            model
+                .clone()
+                .into_record()
+                .save(path)
+                .map_err(|source| LenetError::Record {
+                    path: path.to_path_buf(),
+                    what: "cannot write the model",
+                    source,
+                })
+        }
         WeightFormat::Safetensors => {
             let mut store = SafetensorsStore::from_file(path)
                 .with_to_adapter(BurnToPyTorchAdapter)
                 .metadata("network", "improved LeNet-5 (lenet-burn)");
             model
                 .save_into(&mut store)
-                .map_err(|e| failed(e.to_string()))
+                .map_err(|source| LenetError::Safetensors {
+                    path: path.to_path_buf(),
+                    source,
+                })
         }
-        WeightFormat::Pytorch => Err(failed(
-            "writing PyTorch pickles is not supported; export .safetensors, which PyTorch loads"
+        WeightFormat::Pytorch => Err(LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: "writing PyTorch pickles is not supported; export .safetensors, which \
+                     PyTorch loads"
                 .into(),
-        )),
+        }),
     }
 }
 
 /// Loads the weights in `path` into `model` (built from the matching configuration). Every
 /// parameter must be found with its shape: nothing is left at its initial value.
 pub fn load(model: LeNet, path: &Path) -> Result<LeNet> {
-    let path_buf = path.to_path_buf();
-    let failed = |reason: String| LenetError::Artifact {
-        path: path_buf.clone(),
-        reason,
-    };
     if !path.is_file() {
-        return Err(failed("no such file".into()));
+        return Err(LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: "no such file".into(),
+        });
     }
     let mut model = model;
     let result = match WeightFormat::of(path)? {
         WeightFormat::Burnpack => {
-            let record = ModuleRecord::load(path).map_err(|e| failed(e.to_string()))?;
-            return model
-                .try_load_record(record)
-                .map_err(|e| failed(format!("does not fit the configured network: {e}")));
+            let mut store = BurnpackStore::from_file(path)
+                .auto_extension(false)
+                .validate(false)
+                .allow_partial(true);
+            for (from, to) in KNOWN_NAMES {
+                store = store.with_remap_pattern(from, to);
+            }
+            model
+                .load_from(&mut store)
+                .map_err(|source| LenetError::Burnpack {
+                    path: path.to_path_buf(),
+                    source,
+                })?
         }
         WeightFormat::Safetensors => {
             let mut store = SafetensorsStore::from_file(path)
                 .with_from_adapter(PyTorchToBurnAdapter)
                 .validate(false)
                 .allow_partial(true);
+            for (from, to) in KNOWN_NAMES {
+                store = store.with_key_remapping(from, to);
+            }
             model
                 .load_from(&mut store)
-                .map_err(|e| failed(e.to_string()))?
+                .map_err(|source| LenetError::Safetensors {
+                    path: path.to_path_buf(),
+                    source,
+                })?
         }
         WeightFormat::Pytorch => {
             let mut store = PytorchStore::from_file(path)
                 .validate(false)
                 .allow_partial(true);
-            for (from, to) in PYTORCH_KEYS {
+            for (from, to) in KNOWN_NAMES {
                 store = store.with_key_remapping(from, to);
             }
             model
                 .load_from(&mut store)
-                .map_err(|e| failed(e.to_string()))?
+                .map_err(|source| LenetError::Pytorch {
+                    path: path.to_path_buf(),
+                    source,
+                })?
         }
     };
-    check_complete(&result, &path_buf)?;
+    check_complete(&result, path)?;
     Ok(model)
 }
 

@@ -131,13 +131,13 @@ fn objective_matches_a_hand_computed_value() {
 #[test]
 fn objective_with_lambda_adds_the_decay_of_exactly_the_weights() {
     let device = device();
-    let mut model = LeNetConfig::new().init(&device);
+    let model = LeNetConfig::new().init(&device);
     let x = images(4, 3, &device);
     let targets = Tensor::<1, Int>::from_data([1i64, 2, 3, 4], &device);
     let out = model.forward(x);
-    let plain: f32 = loss::objective(&model, out.clone(), targets.clone()).into_scalar::<f32>();
-    model.weight_decay = 0.5;
-    let decayed: f32 = loss::objective(&model, out, targets).into_scalar::<f32>();
+    let plain: f32 =
+        loss::objective(&model, out.clone(), targets.clone(), 0.0).into_scalar::<f32>();
+    let decayed: f32 = loss::objective(&model, out, targets, 0.5).into_scalar::<f32>();
     let sum_sq: f32 = model
         .decayed_weights()
         .into_iter()
@@ -146,10 +146,13 @@ fn objective_with_lambda_adds_the_decay_of_exactly_the_weights() {
     assert!(((decayed - plain) - 0.25 * sum_sq).abs() < 1e-4 * sum_sq.max(1.0));
 }
 
+/// λ of the gradient check.
+const LAMBDA: f64 = 0.01;
+
 /// Objective of `model` on a fixed batch.
 fn objective_value(model: &LeNet, x: &Tensor<4>, t: &Tensor<1, Int>) -> f64 {
     let out = model.forward(x.clone());
-    loss::objective(model, out, t.clone()).into_scalar::<f64>()
+    loss::objective(model, out, t.clone(), LAMBDA).into_scalar::<f64>()
 }
 
 fn nudged<const D: usize>(param: &Param<Tensor<D>>, index: usize, by: f32) -> Param<Tensor<D>> {
@@ -188,12 +191,11 @@ fn gradients_match_finite_differences() {
     let ad = device.clone().autodiff();
     for kind in [Subsampling::Mean, Subsampling::Paper] {
         ad.seed(7);
-        let mut model = LeNetConfig::new().with_subsampling(kind).init(&ad);
-        model.weight_decay = 0.01;
+        let model = LeNetConfig::new().with_subsampling(kind).init(&ad);
         let x = images(5, 11, &ad);
         let t = Tensor::<1, Int>::from_data([0i64, 3, 5, 7, 9], &ad);
         let out = model.forward(x.clone());
-        let grads = loss::objective(&model, out, t.clone()).backward();
+        let grads = loss::objective(&model, out, t.clone(), LAMBDA).backward();
 
         let plain = model.valid();
         let x = x.without_autodiff();

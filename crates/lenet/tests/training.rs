@@ -7,14 +7,13 @@ use std::sync::OnceLock;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use lenet::backend::Backend;
+use lenet::artifacts::StartMode;
 use lenet::data::{DigitBatch, DigitBatcher, MnistSplits};
-use lenet::inference;
+use lenet::eval;
 use lenet::loss;
-use lenet::model::{LeNet, LeNetConfig};
-use lenet::renderer::Progress;
-use lenet::training::{self, RunOptions, StartMode, TrainingConfig};
+use lenet::train::{self, Progress, RunOptions};
 use lenet::weights::{self, WeightFormat};
+use lenet::{Backend, LeNet, LeNetConfig, TrainedModel, TrainingConfig};
 
 #[path = "support/mnist_dir.rs"]
 mod support;
@@ -55,7 +54,7 @@ fn a_short_run_on_real_mnist_learns_far_better_than_chance() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
-    let outcome = training::train(
+    let outcome = train::train(
         &config,
         &data,
         &device,
@@ -76,15 +75,19 @@ fn a_short_run_on_real_mnist_learns_far_better_than_chance() {
     for file in ["config.json", "model.bpk", "checkpoint/model-20.bpk"] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }
-    let (saved_config, model) = inference::load_model(dir.path(), &device).unwrap();
+    let TrainedModel {
+        config: saved_config,
+        net: model,
+        ..
+    } = TrainedModel::load(dir.path(), &device).unwrap();
     assert_eq!(saved_config.model, config.model);
     assert_eq!(
-        inference::evaluate(&model, &data.test, &device).unwrap(),
+        eval::evaluate(&model, &data.test, &device).unwrap(),
         outcome.test
     );
 
     // A second fresh run into the same folder is refused: nothing saved is lost.
-    let again = training::train(
+    let again = train::train(
         &config,
         &data,
         &device,
@@ -125,11 +128,10 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 /// Gradients of the objective w.r.t. C1's and FC's weights on 20 real images.
 fn gradients(model: &LeNet, config: &LeNetConfig, device: &Device) -> Vec<f32> {
     let ad = device.clone().autodiff();
-    let mut model = same_weights(model, config, &ad);
-    model.weight_decay = 1e-3;
+    let model = same_weights(model, config, &ad);
     let batch = test_batch(20, &ad);
     let out = model.forward(batch.images);
-    let grads = loss::objective(&model, out, batch.targets).backward();
+    let grads = loss::objective(&model, out, batch.targets, 1e-3).backward();
     let c1 = model.c1.weight.grad(&grads).unwrap().flatten::<1>(0, 3);
     let fc = model.fc.weight.grad(&grads).unwrap().flatten::<1>(0, 1);
     Tensor::cat(vec![c1, fc], 0)
@@ -148,8 +150,8 @@ fn reference_model() -> (LeNetConfig, LeNet) {
 #[test]
 fn flex_and_ndarray_give_the_same_outputs_and_gradients() {
     let (config, model) = reference_model();
-    let flex = Backend::Flex.device();
-    let ndarray = Backend::Ndarray.device();
+    let flex = Backend::Flex.device().unwrap();
+    let ndarray = Backend::Ndarray.device().unwrap();
     let a = outputs(&model, &flex);
     let b = outputs(&same_weights(&model, &config, &ndarray), &ndarray);
     let diff = max_diff(&a, &b);
@@ -167,8 +169,8 @@ const WGPU_TOLERANCE: f32 = 1e-4;
 #[test]
 fn wgpu_gives_the_same_outputs_and_gradients_within_tolerance() {
     let (config, model) = reference_model();
-    let flex = Backend::Flex.device();
-    let wgpu = Backend::Wgpu.device();
+    let flex = Backend::Flex.device().unwrap();
+    let wgpu = Backend::Wgpu.device().unwrap();
     let a = outputs(&model, &flex);
     let b = outputs(&same_weights(&model, &config, &wgpu), &wgpu);
     let diff = max_diff(&a, &b);
@@ -193,7 +195,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let device = Device::flex();
 
     let straight = tempfile::tempdir().unwrap();
-    let whole = training::train(
+    let whole = train::train(
         &config,
         &data,
         &device,
@@ -204,14 +206,14 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     // Stop after epoch 1, then resume to epoch 2 from the checkpoint.
     let stopped = tempfile::tempdir().unwrap();
     let first = config.clone().with_epochs(1);
-    training::train(
+    train::train(
         &first,
         &data,
         &device,
         &quiet_run(stopped.path(), StartMode::Fresh),
     )
     .unwrap();
-    let resumed = training::train(
+    let resumed = train::train(
         &config,
         &data,
         &device,
@@ -251,7 +253,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
     let data = small_data(&good);
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    training::train(
+    train::train(
         &good,
         &data,
         &device,
@@ -267,7 +269,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
         .with_epochs(3)
         .with_learning_rate(1000.0)
         .with_lambda(1.0);
-    let result = training::train(
+    let result = train::train(
         &bad,
         &data,
         &device,
@@ -282,8 +284,8 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
         message.contains("checkpoint of epoch 1 is kept"),
         "{message}"
     );
-    assert_eq!(lenet::checkpoint::last_checkpoint(dir.path()), Some(1));
-    lenet::checkpoint::check_restorable(dir.path(), 1, &good.model, &device).unwrap();
+    assert_eq!(lenet::artifacts::last_checkpoint(dir.path()), Some(1));
+    train::check_checkpoint(dir.path(), 1, &good, &device).unwrap();
     let model = std::fs::read(dir.path().join("model.bpk")).unwrap();
     assert!(
         model == finished_model,
@@ -303,7 +305,7 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
     let data = small_data(&config);
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    training::train(
+    train::train(
         &config,
         &data,
         &device,
@@ -312,7 +314,7 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
     .unwrap();
     let resume = |config: &TrainingConfig| {
         let more = config.clone().with_epochs(2);
-        match training::train(
+        match train::train(
             &more,
             &data,
             &device,
@@ -346,7 +348,7 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
     // The final model: truncated, not a model, wrong config.
     let model = dir.path().join("model.bpk");
     let model_bytes = std::fs::read(&model).unwrap();
-    let load = || match inference::load_model(dir.path(), &device) {
+    let load = || match TrainedModel::load(dir.path(), &device) {
         Ok(_) => panic!("loading should fail"),
         Err(e) => e.to_string(),
     };
@@ -370,14 +372,15 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
 fn trained_model(dir: &Path) -> (TrainingConfig, LeNet) {
     let config = small_config();
     let data = small_data(&config);
-    training::train(
+    train::train(
         &config,
         &data,
         &Device::flex(),
         &quiet_run(dir, StartMode::Fresh),
     )
     .unwrap();
-    inference::load_model(dir, &Device::flex()).unwrap()
+    let model = TrainedModel::load(dir, &Device::flex()).unwrap();
+    (model.config, model.net)
 }
 
 #[test]
@@ -393,7 +396,7 @@ fn exported_weights_load_back_identically_in_every_format_and_backend() {
         let path = dir.path().join(file);
         weights::save(&model, &path, format).unwrap();
         for backend in [Backend::Flex, Backend::Ndarray] {
-            let device = backend.device();
+            let device = backend.device().unwrap();
             let loaded = weights::load(config.model.init(&device), &path).unwrap();
             let diff = max_diff(&expected, &outputs(&loaded, &device));
             let tolerance = if backend == Backend::Flex { 0.0 } else { 1e-5 };
@@ -483,16 +486,8 @@ fn weights_of_another_shape_or_corrupt_files_are_refused_by_name() {
 fn another_burn_app_loads_a_trainer_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (_, model) = trained_model(dir.path());
-    let expected = inference::evaluate(&model, &mnist().test, &Device::flex()).unwrap();
+    let expected = eval::evaluate(&model, &mnist().test, &Device::flex()).unwrap();
 
-    // The example reads MNIST through burn-dataset's cache: give it the raw files there.
-    let cache = dir.path().join("cache");
-    let split = cache.join("burn-dataset/mnist/test");
-    std::fs::create_dir_all(&split).unwrap();
-    for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
-        let bytes = idx::read_bytes(&mnist_dir().join(format!("{name}.gz"))).unwrap();
-        std::fs::write(split.join(name), bytes).unwrap();
-    }
     // Examples are built by `cargo test` beside the test binaries' folder.
     let exe = std::env::current_exe().unwrap();
     let example = exe
@@ -508,7 +503,7 @@ fn another_burn_app_loads_a_trainer_checkpoint() {
     );
     let out = std::process::Command::new(&example)
         .arg(dir.path())
-        .env("XDG_CACHE_HOME", &cache)
+        .arg(mnist_dir())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -550,12 +545,22 @@ fn weights_trained_in_pytorch_give_pytorchs_predictions() {
         .map(|c| c.as_i64().unwrap())
         .collect();
     for backend in [Backend::Flex, Backend::Ndarray] {
-        let device = backend.device();
+        let device = backend.device().unwrap();
         let model = weights::load(
             LeNetConfig::new().init(&device),
             &fixture.join("lenet_pytorch.pt"),
         )
         .unwrap();
+        // The fused CPU path (what eval and predict run here) gives PyTorch's outputs too.
+        let images: Vec<Vec<u8>> = (0..100)
+            .map(|i| mnist().test.get(i).unwrap().pixels)
+            .collect();
+        let fused: Vec<f32> = eval::predict(&model, &images, &device)
+            .iter()
+            .flat_map(|p| p.outputs)
+            .collect();
+        let diff = max_diff(&fused, &expected_outputs);
+        assert!(diff < 1e-5, "{backend} fused: outputs differ by {diff:e}");
         let out = model.forward(test_batch(100, &device).images);
         let classes = out
             .clone()

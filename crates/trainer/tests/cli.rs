@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
@@ -122,10 +123,13 @@ fn bad_data_and_settings_are_refused_before_any_work() {
     let out = run(&["--backend", "cuda"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("valid backends are ndarray, flex, wgpu"),
+        stderr(&out).contains("possible values: ndarray, flex, wgpu"),
         "{}",
         stderr(&out)
     );
+    // A resumed run keeps its saved settings: changing one is refused, naming it.
+    let out = run(&["--artifact-dir", artifacts, "--resume", "--lr", "0.5"]);
+    assert_clean_error(&out, "not learning_rate");
 }
 
 /// Starts a small training run with stdout captured.
@@ -151,40 +155,59 @@ fn start(artifacts: &Path, epochs: &str, train_size: &str, extra: &[&str]) -> Ch
         .expect("trainer starts")
 }
 
-/// Waits until epoch 1's checkpoint is complete, then a little more: the run is mid-epoch 2.
-fn wait_for_first_checkpoint(artifacts: &Path) {
+/// The lines the child prints on stdout, as they come.
+fn stdout_lines(child: &mut Child) -> Receiver<String> {
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Waits for epoch 1's line and then its checkpoint: the run is then in epoch 2 or later
+/// (of many).
+fn wait_for_epoch_1(lines: &Receiver<String>, artifacts: &Path) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    while lenet::checkpoint::last_checkpoint(artifacts).is_none() {
-        assert!(Instant::now() < deadline, "no checkpoint after 120 s");
-        std::thread::sleep(Duration::from_millis(20));
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("epoch   1/")) {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => seen.push(line),
+            Err(RecvTimeoutError::Timeout) => panic!("no epoch line after 120 s: {seen:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the run ended early: {seen:?}"),
+        }
     }
-    std::thread::sleep(Duration::from_millis(300));
+    while lenet::artifacts::last_checkpoint(artifacts).is_none() {
+        assert!(Instant::now() < deadline, "no checkpoint after 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Every checkpoint file present is complete and loads.
 fn assert_only_complete_files(artifacts: &Path) {
-    let last = lenet::checkpoint::last_checkpoint(artifacts).expect("a complete checkpoint");
-    let config = lenet::training::TrainingConfig::load_from(artifacts).unwrap();
-    lenet::checkpoint::check_restorable(
-        artifacts,
-        last,
-        &config.model,
-        &burn::prelude::Device::flex(),
-    )
-    .unwrap();
+    let last = lenet::artifacts::last_checkpoint(artifacts).expect("a complete checkpoint");
+    let config = lenet::TrainingConfig::load_from(artifacts).unwrap();
+    lenet::train::check_checkpoint(artifacts, last, &config, &burn::prelude::Device::flex())
+        .unwrap();
     assert!(
         !artifacts.join("model.bpk").exists(),
         "an unfinished run wrote model.bpk"
     );
 }
 
-fn resume_to_the_end(artifacts: &Path) -> String {
+fn resume_to_the_end(artifacts: &Path, epochs: &str) -> String {
     let out = trainer(&[
         "--data-dir",
         mnist_dir().to_str().unwrap(),
         "--artifact-dir",
         artifacts.to_str().unwrap(),
         "--resume",
+        "--epochs",
+        epochs,
     ])
     .output()
     .unwrap();
@@ -208,18 +231,23 @@ fn sigterm_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes() {
     stop_with_signal_and_resume("-TERM");
 }
 
+/// Epochs of the runs the signal tests stop: far more than run before the signal arrives.
+const LONG_RUN: &str = "60";
+
 fn stop_with_signal_and_resume(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = dir.path().join("run");
-    let child = start(&artifacts, "4", "6000", &[]);
-    wait_for_first_checkpoint(&artifacts);
+    let mut child = start(&artifacts, LONG_RUN, "6000", &[]);
+    let lines = stdout_lines(&mut child);
+    wait_for_epoch_1(&lines, &artifacts);
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout: Vec<String> = lines.iter().collect();
+    let stdout = stdout.join("\n");
     assert_eq!(
         output.status.code(),
         Some(130),
@@ -232,9 +260,13 @@ fn stop_with_signal_and_resume(signal: &str) {
     );
     assert_only_complete_files(&artifacts);
 
-    let resumed = resume_to_the_end(&artifacts);
+    // Resume with fewer epochs in all, so that the test does not wait for 60.
+    let stopped_after = lenet::artifacts::last_checkpoint(&artifacts).unwrap();
+    let total = (stopped_after + 2).to_string();
+    let resumed = resume_to_the_end(&artifacts, &total);
     assert!(
-        resumed.contains("resumed after epoch") && resumed.contains("epoch   4/4"),
+        resumed.contains(&format!("resumed after epoch {stopped_after}"))
+            && resumed.contains(&format!("epoch {total:>3}/{total}")),
         "{resumed}"
     );
 }
@@ -243,19 +275,22 @@ fn stop_with_signal_and_resume(signal: &str) {
 fn kill_9_mid_epoch_leaves_no_half_written_file_and_resume_continues() {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = dir.path().join("run");
-    let mut child = start(&artifacts, "4", "6000", &[]);
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    wait_for_first_checkpoint(&artifacts);
+    let mut child = start(&artifacts, LONG_RUN, "6000", &[]);
+    let lines = stdout_lines(&mut child);
+    wait_for_epoch_1(&lines, &artifacts);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let printed: Vec<String> = stdout.lines().map_while(Result::ok).collect();
+    let printed: Vec<String> = lines.iter().collect();
     assert!(
-        !printed.iter().any(|l| l.contains("epoch   4/4")),
+        !printed
+            .iter()
+            .any(|l| l.contains(&format!("epoch  {LONG_RUN}/"))),
         "killed too late: {printed:?}"
     );
     assert_only_complete_files(&artifacts);
 
-    let resumed = resume_to_the_end(&artifacts);
+    let stopped_after = lenet::artifacts::last_checkpoint(&artifacts).unwrap();
+    let resumed = resume_to_the_end(&artifacts, &(stopped_after + 1).to_string());
     assert!(resumed.contains("resumed after epoch"), "{resumed}");
     let leftovers: Vec<_> = std::fs::read_dir(artifacts.join("checkpoint"))
         .unwrap()
@@ -466,17 +501,33 @@ fn export_writes_safetensors_that_load_back_through_every_command() {
     };
     assert_eq!(tail(&from_bpk), tail(&from_safetensors));
 
-    // Training can start from the exported weights; a file of the wrong shape is refused.
+    // Training can start from the exported weights (with a learning rate too small to move
+    // them, the run's model is the exported one); a file of the wrong shape is refused.
     let resumed = dir.path().join("from-export");
     let out = start(
         &resumed,
         "1",
         "200",
-        &["--init-from", exported.to_str().unwrap()],
+        &["--init-from", exported.to_str().unwrap(), "--lr", "1e-12"],
     )
     .wait_with_output()
     .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    let device = burn::prelude::Device::flex();
+    let weights = |path: &Path| {
+        let model = lenet::TrainedModel::load(path, &device).unwrap();
+        let host = lenet::fused::kernels::HostNet::from_model(&model.net);
+        [host.w1, host.b1, host.w3, host.b3, host.wf, host.bf].concat()
+    };
+    let (a, b) = (weights(&exported), weights(&resumed.join("model.bpk")));
+    assert_eq!(a.len(), 3898);
+    assert_eq!(a.len(), b.len());
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(max_diff < 1e-6, "weights moved by {max_diff}");
     let wrong = dir.path().join("wrong");
     let out = start(
         &wrong,

@@ -1,11 +1,10 @@
 //! The paper's "improved LeNet-5" (section 1.2): C1 conv → S2 subsampling → C3 conv →
 //! S4 subsampling → one fully connected layer, sigmoid activations throughout.
 
-use std::str::FromStr;
+mod subsampling;
 
 use burn::module::{Initializer, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -13,53 +12,9 @@ use burn::tensor::activation::sigmoid;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::data::{IMAGE_SIZE, NUM_CLASSES};
 use crate::error::{self, LenetError};
-
-/// How the S2/S4 layers subsample their input.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum Subsampling {
-    /// Plain 2x2 average, no parameters (the reference MATLAB toolbox's `s` layer).
-    Mean,
-    /// The paper's formula (3), `sigmoid(mean + b_j)` with one trainable bias per map, with the
-    /// mean centred and scaled: `sigmoid(4·(mean − ½) + b_j)`.
-    ///
-    /// As printed, formula (3) does not train (≈ 90 % error after 30 epochs at lr 0.2-5): its
-    /// input is a mean of sigmoid outputs, which sit near ½ (a blank patch gives exactly ½), so
-    /// `sigmoid(mean + b)` maps the useful range onto ≈ [0.62 ± 0.06] — a constant offset
-    /// plus a signal squeezed by `sigmoid'(½) ≈ ¼`. Two such layers on top of the three
-    /// sigmoid layers shrink the gradient reaching C1 by another ≈ 16x and leave C3 and the
-    /// output layer staring at near-constant inputs. Centring on ½ and multiplying by
-    /// `1 / sigmoid'(0) = 4` makes the layer ≈ the identity at initialisation, while keeping the
-    /// formula's squashing and its per-map bias; then it trains like [`Subsampling::Mean`].
-    Paper,
-}
-
-impl FromStr for Subsampling {
-    type Err = LenetError;
-
-    fn from_str(s: &str) -> error::Result<Self> {
-        match s {
-            "mean" => Ok(Self::Mean),
-            "paper" => Ok(Self::Paper),
-            other => Err(LenetError::InvalidSetting {
-                name: "subsampling",
-                value: other.into(),
-                expected: "mean or paper".into(),
-            }),
-        }
-    }
-}
-
-impl Subsampling {
-    /// The variant's name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mean => "mean",
-            Self::Paper => "paper",
-        }
-    }
-}
+use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+pub use subsampling::{Subsampling, SubsamplingLayer};
 
 /// Configuration of [`LeNet`].
 #[derive(Config, Debug, PartialEq)]
@@ -94,11 +49,8 @@ pub struct FeatureSizes {
 impl LeNetConfig {
     /// Checks the configuration and returns the feature-map sizes it leads to.
     pub fn feature_sizes(&self) -> error::Result<FeatureSizes> {
-        let invalid = |name, value: usize, expected: String| LenetError::InvalidSetting {
-            name,
-            value: value.to_string(),
-            expected,
-        };
+        let invalid =
+            |name, value: usize, expected: String| LenetError::invalid(name, value, expected);
         if self.c1 == 0 {
             return Err(invalid("c1", self.c1, "at least 1 feature map".into()));
         }
@@ -195,52 +147,12 @@ impl LeNetConfig {
             c3,
             s4: SubsamplingLayer::new(self.subsampling, self.c3, device),
             fc,
-            weight_decay: 0.0,
         }
     }
 }
-
-/// Centre of the paper variant's input (sigmoid outputs sit around ½).
-const PAPER_CENTRE: f64 = 0.5;
-/// Gain of the paper variant: `1 / sigmoid'(0)`, so the layer starts with slope 1.
-const PAPER_GAIN: f64 = 4.0;
 
 fn glorot_bound(fan_in: usize, fan_out: usize) -> f64 {
     (6.0 / (fan_in + fan_out) as f64).sqrt()
-}
-
-/// A 2x2, stride-2 subsampling layer: a plain mean, or the paper's `sigmoid(4·(mean − ½) + b_j)`.
-#[derive(Module, Debug)]
-pub struct SubsamplingLayer {
-    /// The 2x2 average.
-    pub pool: AvgPool2d,
-    /// One bias per feature map (`[maps]`), present for [`Subsampling::Paper`] only.
-    pub bias: Option<Param<Tensor<1>>>,
-}
-
-impl SubsamplingLayer {
-    fn new(kind: Subsampling, maps: usize, device: &Device) -> Self {
-        Self {
-            pool: AvgPool2dConfig::new([2, 2]).init(),
-            bias: match kind {
-                Subsampling::Mean => None,
-                Subsampling::Paper => Some(Initializer::Zeros.init([maps], device)),
-            },
-        }
-    }
-
-    /// `[batch, maps, h, w]` → `[batch, maps, h/2, w/2]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.pool.forward(x);
-        match &self.bias {
-            None => x,
-            Some(bias) => {
-                let [maps] = bias.dims();
-                let centred = x.sub_scalar(PAPER_CENTRE).mul_scalar(PAPER_GAIN);
-                sigmoid(centred + bias.val().reshape([1, maps, 1, 1]))
-            }
-        }
-    }
 }
 
 /// The improved LeNet-5.
@@ -256,9 +168,6 @@ pub struct LeNet {
     pub s4: SubsamplingLayer,
     /// Output layer: `c3·s4·s4 → 10`.
     pub fc: Linear,
-    /// λ of the training objective's weight decay (see [`crate::loss`]); a setting of the
-    /// training, not a learned parameter, so it is not stored in records.
-    pub weight_decay: f64,
 }
 
 impl LeNet {

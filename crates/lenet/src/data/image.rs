@@ -7,8 +7,8 @@ use std::path::Path;
 use image::imageops::{self, FilterType};
 use image::{GrayImage, ImageReader, Limits, Luma};
 
-use crate::data::{DigitItem, IMAGE_SIZE};
 use crate::error::{LenetError, Result};
+use crate::mnist::IMAGE_SIZE;
 
 /// Largest width or height accepted; larger images are refused before they are decoded.
 pub const MAX_SIDE: u32 = 8192;
@@ -26,8 +26,9 @@ fn unreadable(path: &Path, found: String) -> LenetError {
     }
 }
 
-/// Reads an image file and converts it to an MNIST-style item (label 0: unknown).
-pub fn load_digit(path: &Path) -> Result<DigitItem> {
+/// Reads an image file and converts it to MNIST form: [`PIXELS`](crate::mnist::PIXELS) grey
+/// levels, light digit on black.
+pub fn load_digit(path: &Path) -> Result<Vec<u8>> {
     let mut reader = ImageReader::open(path)
         .map_err(|e| LenetError::io(path, e))?
         .with_guessed_format()
@@ -40,10 +41,7 @@ pub fn load_digit(path: &Path) -> Result<DigitItem> {
     let image = reader
         .decode()
         .map_err(|e| unreadable(path, e.to_string()))?;
-    Ok(DigitItem {
-        pixels: to_mnist(&image.to_luma8()).into_raw(),
-        label: 0,
-    })
+    Ok(to_mnist(&image.to_luma8()).into_raw())
 }
 
 /// Grey image of any size → 28x28, light digit on black, centred like MNIST.

@@ -5,7 +5,7 @@
 //! Hand-written because it is a dozen lines of arithmetic: the image crates offer affine warps
 //! but not the moment-based shear itself.
 
-use crate::data::{DigitItem, IMAGE_SIZE};
+use crate::mnist::IMAGE_SIZE;
 
 /// The slant of a digit: how far (in pixels) its ink moves right per pixel downwards,
 /// `μ11 / μ02` of the grey levels. `0` for an empty or single-row image.
@@ -41,7 +41,7 @@ fn centre_of_mass(pixels: &[u8]) -> (f64, f64, f64) {
 
 /// Shears a `IMAGE_SIZE`×`IMAGE_SIZE` image so that its slant becomes 0: row `y` is shifted
 /// left by `skew · (y − ȳ)` pixels (linear interpolation; ink shifted out of the frame is lost).
-pub fn deskew_pixels(pixels: &[u8]) -> Vec<u8> {
+pub fn deskew(pixels: &[u8]) -> Vec<u8> {
     let alpha = skew(pixels);
     let (_, _, cy) = centre_of_mass(pixels);
     let mut out = vec![0u8; pixels.len()];
@@ -66,14 +66,6 @@ pub fn deskew_pixels(pixels: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The item with its image deskewed.
-pub fn deskew(item: &DigitItem) -> DigitItem {
-    DigitItem {
-        pixels: deskew_pixels(&item.pixels),
-        label: item.label,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +87,7 @@ mod tests {
         // Leans right: the top is 8 pixels right of the bottom.
         let slanted = bar(18.0, 10.0);
         assert!(skew(&slanted) < -0.3, "skew {}", skew(&slanted));
-        let straight = deskew_pixels(&slanted);
+        let straight = deskew(&slanted);
         assert!(skew(&straight).abs() < 0.05, "skew {}", skew(&straight));
         // Ink is kept (up to interpolation), and the centre of mass stays put.
         let (m0, cx0, cy0) = centre_of_mass(&slanted);
@@ -107,8 +99,8 @@ mod tests {
     #[test]
     fn upright_and_empty_images_are_unchanged() {
         let upright = bar(13.0, 13.0);
-        assert_eq!(deskew_pixels(&upright), upright);
+        assert_eq!(deskew(&upright), upright);
         let empty = vec![0u8; IMAGE_SIZE * IMAGE_SIZE];
-        assert_eq!(deskew_pixels(&empty), empty);
+        assert_eq!(deskew(&empty), empty);
     }
 }

@@ -1,0 +1,259 @@
+//! The files of a training run, in one folder, and how they are written: `config.json` (the
+//! full [`TrainingConfig`](crate::TrainingConfig)), `checkpoint/{model,optim,scheduler}-N.bpk`
+//! after every epoch, and `model.bpk` at the end. Every file is written to a temporary sibling
+//! and renamed into place, so a run killed at any moment (even `kill -9`) leaves only complete
+//! files behind.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::OptimizerRecord;
+use burn::optim::lr_scheduler::LrSchedulerRecord;
+use burn::store::ModuleRecord;
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+
+use crate::error::{LenetError, Result};
+
+/// The saved training configuration inside an artifact folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// The final model inside an artifact folder.
+pub const MODEL_FILE: &str = "model.bpk";
+/// The per-epoch checkpoints inside an artifact folder.
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+/// The confusion matrix `trainer eval` writes beside a model.
+pub const CONFUSION_FILE: &str = "confusion.csv";
+/// The three files burn-train writes per epoch: `{kind}-{epoch}.bpk`.
+const KINDS: [&str; 3] = ["model", "optim", "scheduler"];
+/// What burn-train's file loggers wrote into artifact folders before this project replaced
+/// them; an overwritten run loses them too.
+const OLD_LOGS: [&str; 3] = ["train", "valid", "experiment.log"];
+
+/// How a run treats its artifact folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    /// A new run in an empty (or new) artifact folder.
+    Fresh,
+    /// A new run that first deletes a previous run's results in the artifact folder.
+    Overwrite,
+    /// Continue the run in the artifact folder from its last complete checkpoint.
+    Resume,
+}
+
+/// The model file of an artifact folder; `path` itself when it is not a folder.
+pub fn model_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The folder of a model file (or the folder itself).
+pub fn folder_of(path: &Path) -> &Path {
+    if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// Writes `path` through `write(tmp)` on a temporary sibling, then renames it into place.
+pub fn write_atomically<E: std::fmt::Display>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<(), E>,
+) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    write(&tmp).map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Prepares `dir` for a run started as `start`; returns the epoch to resume after.
+///
+/// A fresh run refuses a folder holding a previous run; an overwriting one deletes that run's
+/// files first; a resumed one removes partial files and finds the last complete checkpoint.
+pub fn prepare(dir: &Path, start: StartMode) -> Result<Option<usize>> {
+    let previous: Vec<PathBuf> = [CONFIG_FILE, MODEL_FILE, CHECKPOINT_DIR]
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.exists())
+        .collect();
+    match start {
+        StartMode::Resume => {
+            remove_partial_files(dir)?;
+            let epoch = last_checkpoint(dir).ok_or_else(|| LenetError::Artifact {
+                path: dir.join(CHECKPOINT_DIR),
+                reason: "no complete checkpoint to resume from".into(),
+            })?;
+            return Ok(Some(epoch));
+        }
+        StartMode::Fresh if !previous.is_empty() => {
+            return Err(LenetError::Artifact {
+                path: dir.to_path_buf(),
+                reason: "holds a previous run (config.json, model.bpk or checkpoint/); \
+                         pass --resume to continue it, --overwrite to replace it, \
+                         or choose another --artifact-dir"
+                    .into(),
+            });
+        }
+        StartMode::Fresh => {}
+        StartMode::Overwrite => {
+            let old_logs = OLD_LOGS.iter().map(|name| dir.join(name));
+            for path in previous.into_iter().chain(old_logs) {
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else if path.exists() {
+                    std::fs::remove_file(&path)
+                } else {
+                    Ok(())
+                };
+                removed.map_err(|e| LenetError::io(&path, e))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| LenetError::io(dir, e))?;
+    Ok(None)
+}
+
+/// Writes `module`'s weights to `path` as burnpack, atomically.
+pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<()> {
+    write_atomically(path, |tmp| module.clone().into_record().save(tmp))
+        .map_err(|e| LenetError::io(path, e))
+}
+
+/// Deletes the temporary files a killed run may have left (`*.tmp` in the artifact and
+/// checkpoint folders); complete files are never touched.
+pub fn remove_partial_files(artifact_dir: &Path) -> Result<()> {
+    for dir in [
+        artifact_dir.to_path_buf(),
+        artifact_dir.join(CHECKPOINT_DIR),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "tmp") {
+                std::fs::remove_file(&path).map_err(|e| LenetError::io(&path, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// burn-train's file checkpointer, but each file is written atomically.
+pub struct AtomicFileCheckpointer {
+    directory: PathBuf,
+    name: &'static str,
+}
+
+impl AtomicFileCheckpointer {
+    /// Checkpoints named `{name}-{epoch}.bpk` in `directory` (created if needed).
+    pub fn new(directory: &Path, name: &'static str) -> Self {
+        std::fs::create_dir_all(directory).ok();
+        Self {
+            directory: directory.to_path_buf(),
+            name,
+        }
+    }
+
+    fn path(&self, epoch: usize) -> PathBuf {
+        self.directory.join(format!("{}-{epoch}.bpk", self.name))
+    }
+}
+
+impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
+    fn save(&self, epoch: usize, record: R) -> std::result::Result<(), CheckpointerError> {
+        write_atomically(&self.path(epoch), |tmp| record.save(tmp.to_path_buf()))
+            .map_err(CheckpointerError::IOError)
+    }
+
+    fn delete(&self, epoch: usize) -> std::result::Result<(), CheckpointerError> {
+        match std::fs::remove_file(self.path(epoch)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(CheckpointerError::IOError(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn restore(&self, epoch: usize) -> std::result::Result<R, CheckpointerError> {
+        R::load(self.path(epoch))
+    }
+}
+
+/// The model, optimizer and scheduler checkpointers of an artifact folder.
+pub fn checkpointers(
+    artifact_dir: &Path,
+) -> (
+    AtomicFileCheckpointer,
+    AtomicFileCheckpointer,
+    AtomicFileCheckpointer,
+) {
+    let dir = artifact_dir.join(CHECKPOINT_DIR);
+    (
+        AtomicFileCheckpointer::new(&dir, KINDS[0]),
+        AtomicFileCheckpointer::new(&dir, KINDS[1]),
+        AtomicFileCheckpointer::new(&dir, KINDS[2]),
+    )
+}
+
+/// The last epoch whose model, optimizer and scheduler checkpoints all exist.
+pub fn last_checkpoint(artifact_dir: &Path) -> Option<usize> {
+    let dir = artifact_dir.join(CHECKPOINT_DIR);
+    let complete = |epoch: usize| {
+        KINDS
+            .iter()
+            .all(|kind| dir.join(format!("{kind}-{epoch}.bpk")).is_file())
+    };
+    std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .filter(|&epoch| complete(epoch))
+        .max()
+}
+
+/// Says which checkpoint a stopped run leaves to resume from.
+pub fn describe_kept(artifact_dir: &Path) -> String {
+    match last_checkpoint(artifact_dir) {
+        Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
+        None => "no epoch completed, so there is no checkpoint".into(),
+    }
+}
+
+/// Checks that epoch `epoch`'s checkpoint can be restored into `module` (the learner's model,
+/// built from `config.json`), so that a resume fails with a clear error instead of a panic
+/// inside burn-train.
+pub fn check_restorable<M: Module>(artifact_dir: &Path, epoch: usize, module: M) -> Result<()> {
+    let dir = artifact_dir.join(CHECKPOINT_DIR);
+    let path = |kind: &str| dir.join(format!("{kind}-{epoch}.bpk"));
+    let unreadable = |path: PathBuf| {
+        move |source| LenetError::Record {
+            path,
+            what: "not a readable checkpoint",
+            source,
+        }
+    };
+
+    let model_path = path("model");
+    let record = ModuleRecord::load(&model_path).map_err(unreadable(model_path.clone()))?;
+    module
+        .try_load_record(record)
+        .map_err(|source| LenetError::Record {
+            path: model_path,
+            what: "does not fit the network in config.json",
+            source,
+        })?;
+    let optim_path = path("optim");
+    OptimizerRecord::load(optim_path.clone()).map_err(unreadable(optim_path))?;
+    let scheduler_path = path("scheduler");
+    LrSchedulerRecord::load(scheduler_path.clone()).map_err(unreadable(scheduler_path))?;
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Flags the command-line programs share (flattened into their clap parsers: the backend, the
+//! MNIST folder, a model file) and the defaults shown in their `--help`.
+
+use std::path::PathBuf;
+
+use burn::prelude::Device;
+
+use crate::backend::Backend;
+use crate::config::TrainingConfig;
+use crate::data::MnistSplits;
+use crate::error::Result;
+
+/// `--backend`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BackendArg {
+    /// Backend: ndarray or flex (CPU), or wgpu (GPU; Mesa's lavapipe without one).
+    #[arg(long, value_enum, default_value_t = Backend::default())]
+    pub backend: Backend,
+}
+
+impl BackendArg {
+    /// The chosen backend's device.
+    pub fn device(&self) -> Result<Device> {
+        self.backend.device()
+    }
+}
+
+/// `--data-dir`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArg {
+    /// Folder with the four MNIST IDX files (raw or .gz). Without it, MNIST is downloaded.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArg {
+    /// MNIST from the folder, or downloaded.
+    pub fn load(&self) -> Result<MnistSplits> {
+        MnistSplits::load(self.data_dir.as_deref())
+    }
+}
+
+/// `--model`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArg {
+    /// A model file (.bpk, .safetensors, .pt/.pth) with the config.json of its run beside it,
+    /// or the run's folder.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+}
+
+/// `command` (and its subcommands) with `[default: …]` added to the help of every flag of
+/// [`crate::TrainingOverrides`], taken from [`TrainingConfig::default`]: the defaults are
+/// written once, in the configuration.
+pub fn show_defaults(command: clap::Command) -> clap::Command {
+    let mut defaults = match serde_json::to_value(TrainingConfig::default()) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => unreachable!("the configuration serialises to an object"),
+    };
+    if let Some(serde_json::Value::Object(model)) = defaults.remove("model") {
+        defaults.extend(model);
+    }
+    with_defaults(command, &defaults)
+}
+
+fn with_defaults(
+    command: clap::Command,
+    defaults: &serde_json::Map<String, serde_json::Value>,
+) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut command = command.mut_args(|arg| {
+        let value = match defaults.get(arg.get_id().as_str()) {
+            Some(serde_json::Value::String(s)) => s.to_lowercase(),
+            Some(serde_json::Value::Null) | None => return arg,
+            Some(other) => other.to_string(),
+        };
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        arg.help(format!("{help} [default: {value}]"))
+    });
+    for name in names {
+        command = command.mut_subcommand(name, |sub| with_defaults(sub, defaults));
+    }
+    command
+}

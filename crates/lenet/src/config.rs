@@ -1,0 +1,234 @@
+//! The one training configuration ([`TrainingConfig`], saved as `config.json` beside the
+//! artifacts) and the one definition of every setting a user can change
+//! ([`TrainingOverrides`]): the trainer's flags (clap, flattened), the studies' `[base]` and
+//! `set` tables (serde) and `config.json` (burn `Config`) all come from these two types.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::artifacts::CONFIG_FILE;
+use crate::data::MnistSplits;
+use crate::error::{self, LenetError};
+use crate::model::{LeNetConfig, Subsampling};
+
+/// Everything a training run depends on. Saved as `config.json` beside the artifacts, so
+/// evaluation and inference rebuild the model from files.
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// The network.
+    pub model: LeNetConfig,
+    /// Passes over the training split.
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Images per SGD step.
+    #[config(default = 50)]
+    pub batch_size: usize,
+    /// SGD learning rate η (constant, as in the paper).
+    #[config(default = 1.0)]
+    pub learning_rate: f64,
+    /// Weight decay λ of the objective.
+    #[config(default = 0.0)]
+    pub lambda: f64,
+    /// Seed of the initial weights, the data subsets and the shuffling.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Size of the random training subset (`None`: the whole split).
+    pub train_size: Option<usize>,
+    /// Size of the random test subset (`None`: the whole split).
+    pub test_size: Option<usize>,
+    /// Deskew every image (training, test and `predict`) before it reaches the network.
+    /// An `Option` so that configurations saved before this setting existed (no field: `None`)
+    /// still load; use [`TrainingConfig::deskews`].
+    pub deskew: Option<bool>,
+    /// Weights to start from instead of the random initialisation (`.bpk`, `.safetensors`,
+    /// `.pt`).
+    pub init_from: Option<String>,
+}
+
+impl Default for TrainingConfig {
+    /// The paper's network and the trainer's defaults.
+    fn default() -> Self {
+        Self::new(LeNetConfig::new())
+    }
+}
+
+impl TrainingConfig {
+    /// Rejects settings no run can use, naming the setting (as on the command line) and its
+    /// valid range.
+    pub fn validate(&self) -> error::Result<()> {
+        self.model.feature_sizes()?;
+        if self.epochs == 0 {
+            return Err(LenetError::invalid("epochs", 0, "at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(LenetError::invalid("batch-size", 0, "at least 1"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(LenetError::invalid(
+                "lr",
+                self.learning_rate,
+                "a finite number > 0",
+            ));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(LenetError::invalid(
+                "lambda",
+                self.lambda,
+                "a finite number >= 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Self::validate`], and the settings that depend on the data: the batch must fit in
+    /// the training split.
+    pub fn validate_for(&self, data: &MnistSplits) -> error::Result<()> {
+        self.validate()?;
+        if self.batch_size > data.train.len() {
+            return Err(LenetError::invalid(
+                "batch-size",
+                self.batch_size,
+                format!("1..={} (the number of training images)", data.train.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether images are deskewed.
+    pub fn deskews(&self) -> bool {
+        self.deskew.unwrap_or(false)
+    }
+
+    /// The data this configuration trains and tests on: its random subsets of `data`,
+    /// deskewed when it says so.
+    pub fn prepare_data(&self, data: MnistSplits) -> error::Result<MnistSplits> {
+        let data = data.subset(self.train_size, self.test_size, self.seed)?;
+        if self.deskews() {
+            data.deskewed()
+        } else {
+            Ok(data)
+        }
+    }
+
+    /// Loads the configuration saved in an artifact folder.
+    pub fn load_from(artifact_dir: &Path) -> error::Result<Self> {
+        let path = artifact_dir.join(CONFIG_FILE);
+        Self::load(&path).map_err(|source| LenetError::Config { path, source })
+    }
+}
+
+/// Every setting of a run, each optional: what a command line, a study's table or a resumed
+/// run changes in a [`TrainingConfig`]. The one place a setting is defined: clap flattens it
+/// into the trainer's flags (the defaults shown in `--help` are [`TrainingConfig::default`]'s,
+/// see [`crate::cli::show_defaults`]) and serde reads it from the studies' TOML files, with the
+/// field names of `config.json`.
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingOverrides {
+    /// Passes over the training set (with --resume: the new total).
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// Images per SGD step.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// SGD learning rate η.
+    #[arg(long = "lr", value_name = "ETA", allow_negative_numbers = true)]
+    pub learning_rate: Option<f64>,
+    /// Weight decay λ in E = 1/m Σ ½‖t−y‖² + λ/2 Σ W².
+    #[arg(long, allow_negative_numbers = true)]
+    pub lambda: Option<f64>,
+    /// Feature maps of C1.
+    #[arg(long, value_name = "MAPS")]
+    pub c1: Option<usize>,
+    /// Feature maps of C3.
+    #[arg(long, value_name = "MAPS")]
+    pub c3: Option<usize>,
+    /// Side of the square convolution kernels.
+    #[arg(long, value_name = "K")]
+    pub kernel_size: Option<usize>,
+    /// Subsampling layers: a plain 2x2 mean, or the paper's formula (3), rescaled:
+    /// sigmoid(4·(mean−½) + bias).
+    #[arg(long, value_enum)]
+    pub subsampling: Option<Subsampling>,
+    /// Seed of the initial weights, the data subsets and the shuffling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on a random subset of this many training images (the paper: 2000).
+    #[arg(long, value_name = "N")]
+    pub train_size: Option<usize>,
+    /// Test on a random subset of this many test images (the paper: 1000).
+    #[arg(long, value_name = "M")]
+    pub test_size: Option<usize>,
+    /// Deskew every image (training, test, and later eval/predict with this model).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub deskew: Option<bool>,
+    /// Start from these weights (.bpk, .safetensors or PyTorch .pt/.pth) instead of random ones.
+    #[arg(long, value_name = "FILE")]
+    pub init_from: Option<PathBuf>,
+}
+
+impl TrainingOverrides {
+    /// `config` with every setting given here replaced.
+    pub fn apply(&self, config: TrainingConfig) -> TrainingConfig {
+        let model = &config.model;
+        let model = LeNetConfig {
+            c1: self.c1.unwrap_or(model.c1),
+            c3: self.c3.unwrap_or(model.c3),
+            kernel_size: self.kernel_size.unwrap_or(model.kernel_size),
+            subsampling: self.subsampling.unwrap_or(model.subsampling),
+        };
+        TrainingConfig {
+            model,
+            epochs: self.epochs.unwrap_or(config.epochs),
+            batch_size: self.batch_size.unwrap_or(config.batch_size),
+            learning_rate: self.learning_rate.unwrap_or(config.learning_rate),
+            lambda: self.lambda.unwrap_or(config.lambda),
+            seed: self.seed.unwrap_or(config.seed),
+            train_size: self.train_size.or(config.train_size),
+            test_size: self.test_size.or(config.test_size),
+            deskew: self.deskew.or(config.deskew),
+            init_from: self
+                .init_from
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .or(config.init_from),
+        }
+    }
+
+    /// These settings with every one `other` gives replaced by `other`'s.
+    pub fn then(&self, other: &TrainingOverrides) -> TrainingOverrides {
+        let mut merged = self.given();
+        merged.extend(other.given());
+        serde_json::from_value(serde_json::Value::Object(merged))
+            .expect("settings read back from their own serialisation")
+    }
+
+    /// The settings given here, by name.
+    fn given(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self).expect("settings serialise") {
+            serde_json::Value::Object(map) => {
+                map.into_iter().filter(|(_, v)| !v.is_null()).collect()
+            }
+            _ => unreachable!("a struct serialises to an object"),
+        }
+    }
+
+    /// The default configuration with these settings, validated.
+    pub fn config(&self) -> error::Result<TrainingConfig> {
+        let config = self.apply(TrainingConfig::default());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The names of the settings given here other than `epochs`: what a resumed run, which
+    /// continues with its saved configuration, cannot change.
+    pub fn fixed_by_resume(&self) -> Vec<String> {
+        self.given()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| name != "epochs")
+            .collect()
+    }
+}

@@ -1,0 +1,309 @@
+//! A trained network: loading it with its configuration ([`TrainedModel`]), its results on a
+//! dataset ([`evaluate`], [`Evaluation`]), its predictions ([`predict`]).
+//!
+//! On the CPU backends both run [`crate::fused`]'s forward pass; elsewhere burn's composed
+//! operations.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::prelude::*;
+
+use crate::artifacts::{self, CONFIG_FILE};
+use crate::backend;
+use crate::config::TrainingConfig;
+use crate::data::{DigitBatcher, DigitDataset, MnistSplits, deskew, scaled_pixels};
+use crate::error::{LenetError, Result};
+use crate::fused::{self, kernels::HostNet};
+use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+use crate::model::{LeNet, LeNetConfig};
+use crate::weights;
+
+/// Images per batch when evaluating a dataset (it does not change the results).
+pub const EVAL_BATCH_SIZE: usize = 1000;
+
+/// Results of a network on a dataset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Mean squared-error term `1/m Σ ½‖t − y‖²` (no weight decay).
+    pub mse: f64,
+    /// Misclassified images.
+    pub errors: usize,
+    /// Images evaluated.
+    pub total: usize,
+    /// `confusion[true class][predicted class]` counts.
+    pub confusion: [[usize; NUM_CLASSES]; NUM_CLASSES],
+}
+
+impl Evaluation {
+    fn new() -> Self {
+        Self {
+            mse: 0.0,
+            errors: 0,
+            total: 0,
+            confusion: [[0; NUM_CLASSES]; NUM_CLASSES],
+        }
+    }
+
+    /// Adds a batch: outputs `[n, 10]` row-major and the true classes.
+    fn add(&mut self, outputs: &[f32], targets: &[usize]) {
+        for (row, &target) in outputs.chunks_exact(NUM_CLASSES).zip(targets) {
+            self.confusion[target][argmax(row)] += 1;
+            let squared: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(class, &y)| {
+                    let diff = f64::from(y) - if class == target { 1.0 } else { 0.0 };
+                    diff * diff
+                })
+                .sum();
+            // A running mean of ½‖t − y‖².
+            self.total += 1;
+            self.mse += (0.5 * squared - self.mse) / self.total as f64;
+        }
+        let correct: usize = (0..NUM_CLASSES).map(|c| self.confusion[c][c]).sum();
+        self.errors = self.total - correct;
+    }
+
+    /// Error rate in percent (the paper's equation 18).
+    pub fn error_rate(&self) -> f64 {
+        100.0 * self.errors as f64 / self.total as f64
+    }
+
+    /// Error rate in percent among the images of each true class (`NaN` for an absent class).
+    pub fn class_error_rates(&self) -> [f64; NUM_CLASSES] {
+        std::array::from_fn(|class| {
+            let row = &self.confusion[class];
+            let total: usize = row.iter().sum();
+            100.0 * (total - row[class]) as f64 / total as f64
+        })
+    }
+
+    /// The per-class errors and the confusion matrix as text, for a terminal.
+    pub fn report(&self) -> String {
+        let mut text = String::from("per-class error:\n");
+        for (class, rate) in self.class_error_rates().iter().enumerate() {
+            let _ = writeln!(text, "  {class}: {rate:5.2}%");
+        }
+        text.push_str("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
+        text.extend((0..NUM_CLASSES).map(|c| format!("{c:>5}")));
+        for (class, row) in self.confusion.iter().enumerate() {
+            let cells: String = row.iter().map(|n| format!("{n:>5}")).collect();
+            let _ = write!(text, "\n  {class:>3} {cells}");
+        }
+        text
+    }
+
+    /// The confusion matrix as CSV: a header, then one row per true class.
+    pub fn confusion_csv(&self) -> String {
+        let header: Vec<String> = (0..NUM_CLASSES).map(|c| c.to_string()).collect();
+        let mut text = format!("true\\predicted,{}\n", header.join(","));
+        for (class, row) in self.confusion.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(usize::to_string).collect();
+            let _ = writeln!(text, "{class},{}", cells.join(","));
+        }
+        text
+    }
+}
+
+/// The index of the largest value, the first one on a tie (as burn's `argmax`).
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Evaluates `net` on every image of `dataset`.
+pub fn evaluate(net: &LeNet, dataset: &DigitDataset, device: &Device) -> Result<Evaluation> {
+    let mut result = Evaluation::new();
+    if backend::has_fused_path(device) {
+        let host = HostNet::from_model(net);
+        for start in (0..dataset.len()).step_by(EVAL_BATCH_SIZE) {
+            let end = (start + EVAL_BATCH_SIZE).min(dataset.len());
+            let items = dataset
+                .get_many((start..end).collect())
+                .map_err(LenetError::Dataset)?;
+            let outputs = fused::forward(
+                &host,
+                &scaled_pixels(items.iter().map(|item| item.pixels.as_slice())),
+            );
+            let targets: Vec<usize> = items.iter().map(|item| usize::from(item.label)).collect();
+            result.add(&outputs, &targets);
+        }
+        return Ok(result);
+    }
+    let loader = DataLoaderBuilder::new(DigitBatcher)
+        .batch_size(EVAL_BATCH_SIZE)
+        .set_device(device.clone())
+        .build(dataset.clone());
+    for batch in loader.iter() {
+        let batch = batch.map_err(LenetError::Dataset)?;
+        let outputs = net.forward(batch.images);
+        let outputs: Vec<f32> = outputs
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 outputs");
+        let targets: Vec<usize> = batch
+            .targets
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .expect("integer classes")
+            .into_iter()
+            .map(|t| t as usize)
+            .collect();
+        result.add(&outputs, &targets);
+    }
+    Ok(result)
+}
+
+/// The network's answer for one image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// The class with the largest output.
+    pub class: usize,
+    /// The ten output activations, in `(0, 1)`.
+    pub outputs: [f32; NUM_CLASSES],
+}
+
+/// Predicts the class of each image (MNIST form: [`PIXELS`](crate::mnist::PIXELS) grey levels,
+/// light digit on black).
+pub fn predict(net: &LeNet, images: &[Vec<u8>], device: &Device) -> Vec<Prediction> {
+    let host = backend::has_fused_path(device).then(|| HostNet::from_model(net));
+    predict_with(net, host.as_ref(), images, device)
+}
+
+/// [`predict`] with the host copy of the weights made beforehand (on the CPU backends).
+fn predict_with(
+    net: &LeNet,
+    host: Option<&HostNet>,
+    images: &[Vec<u8>],
+    device: &Device,
+) -> Vec<Prediction> {
+    if images.is_empty() {
+        return Vec::new();
+    }
+    let pixels = scaled_pixels(images.iter().map(Vec::as_slice));
+    let outputs: Vec<f32> = if let Some(host) = host {
+        fused::forward(host, &pixels)
+    } else {
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels, [images.len(), 1, IMAGE_SIZE, IMAGE_SIZE]),
+            device,
+        );
+        net.forward(images)
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 outputs")
+    };
+    outputs
+        .chunks_exact(NUM_CLASSES)
+        .map(|row| Prediction {
+            class: argmax(row),
+            outputs: row.try_into().expect("ten outputs"),
+        })
+        .collect()
+}
+
+/// A trained network with the configuration it was trained with, on a device: what `eval`,
+/// `predict` and other programs use, so that preprocessing (deskewing) follows the
+/// configuration everywhere.
+#[derive(Debug)]
+pub struct TrainedModel {
+    /// The configuration it was trained with (the default one for a file without
+    /// `config.json`).
+    pub config: TrainingConfig,
+    /// The network.
+    pub net: LeNet,
+    /// The weight file it was read from.
+    pub path: PathBuf,
+    /// Where it runs.
+    pub device: Device,
+    /// The weights in [`crate::fused`]'s layout, on the CPU backends (read once: predictions
+    /// then touch no burn tensor).
+    host: Option<HostNet>,
+}
+
+impl TrainedModel {
+    /// Loads a model file (`.bpk`, `.safetensors`, `.pt`/`.pth`; see [`crate::weights`]),
+    /// rebuilding the network from the `config.json` beside it, or, for a file without one (from
+    /// PyTorch, say), as the paper's default network; a file of another shape is then refused,
+    /// naming the tensor. A folder stands for the `model.bpk` inside it.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let path = artifacts::model_path(path);
+        let folder = artifacts::folder_of(&path);
+        let config = if folder.join(CONFIG_FILE).is_file() {
+            TrainingConfig::load_from(folder)?
+        } else {
+            TrainingConfig::new(LeNetConfig::new())
+        };
+        config.model.feature_sizes()?;
+        let net = weights::load(config.model.init(device), &path)?;
+        Ok(Self::new(config, net, path, device))
+    }
+
+    /// A network already in memory, with its configuration.
+    pub fn new(config: TrainingConfig, net: LeNet, path: PathBuf, device: &Device) -> Self {
+        let host = backend::has_fused_path(device).then(|| HostNet::from_model(&net));
+        Self {
+            config,
+            net,
+            path,
+            device: device.clone(),
+            host,
+        }
+    }
+
+    /// An image (MNIST form) as this network was trained to see it: deskewed when its
+    /// configuration says so.
+    pub fn prepare(&self, pixels: Vec<u8>) -> Vec<u8> {
+        if self.config.deskews() {
+            deskew::deskew(&pixels)
+        } else {
+            pixels
+        }
+    }
+
+    /// Predictions for images in MNIST form (see [`crate::data::image`]), prepared first.
+    pub fn predict(&self, images: Vec<Vec<u8>>) -> Vec<Prediction> {
+        let images: Vec<Vec<u8>> = images.into_iter().map(|p| self.prepare(p)).collect();
+        predict_with(&self.net, self.host.as_ref(), &images, &self.device)
+    }
+
+    /// Results on the test split of `data`, prepared as the network was trained.
+    pub fn evaluate(&self, data: MnistSplits) -> Result<Evaluation> {
+        let data = if self.config.deskews() {
+            data.deskewed()?
+        } else {
+            data
+        };
+        evaluate(&self.net, &data.test, &self.device)
+    }
+
+    /// The network in a line: maps, kernels, subsampling and parameters per layer.
+    pub fn describe(&self) -> String {
+        describe(&self.config.model, &self.net)
+    }
+}
+
+/// A network in a line: `LeNet 6-12, 5x5 kernels, mean subsampling: 3898 parameters (...)`.
+pub fn describe(config: &LeNetConfig, net: &LeNet) -> String {
+    format!(
+        "LeNet {}-{}, {k}x{k} kernels, {} subsampling: {} parameters (C1 {}, S2 {}, C3 {}, S4 {}, FC {})",
+        config.c1,
+        config.c3,
+        config.subsampling.name(),
+        net.num_params(),
+        net.c1.num_params(),
+        net.s2.num_params(),
+        net.c3.num_params(),
+        net.s4.num_params(),
+        net.fc.num_params(),
+        k = config.kernel_size,
+    )
+}

@@ -1,0 +1,723 @@
+//! The network's forward and backward pass on the host, one image at a time, on plain `f32`
+//! slices, with the bias, the sigmoid and the 2x2 subsampling fused into the loops around the
+//! convolutions. Every buffer lives in a per-thread [`Scratch`] that is reused from image to
+//! image and from step to step, so a training step allocates nothing but its result.
+//!
+//! - C1 (one input map, `c1` small maps) is a direct convolution: each output row is computed
+//!   [`LANES`] pixels at a time with the kernel's taps as multiply-adds, which the compiler turns
+//!   into vector instructions (the loops run inside pulp's run-time dispatch, AVX2 and FMA where
+//!   the processor has them). Its maps are stored map-major, `[c1][h1][w1p]` (CHW, rows padded
+//!   to a multiple of [`LANES`] with the image read from a zero-padded copy), and so is their
+//!   gradient, from which the kernel gradient is the same kind of loop.
+//! - C3 (`c1` maps in, `c3` out) is a matrix product over an im2col buffer (ndarray's
+//!   `general_mat_mul`, which runs matrixmultiply's run-time-selected AVX2/FMA kernels), for
+//!   the forward pass, the kernel gradient and the input gradient. Its input (S2's output) and
+//!   its maps are stored position-major, `[h·w, maps]` (HWC), so that the `k` neighbouring
+//!   positions of a kernel row, with all their maps, are one contiguous run that im2col copies
+//!   in one go.
+//!
+//! The weights are kept in the matching orders (see [`HostNet`]); [`super`] converts from and
+//! to burn's layouts.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+pub use crate::mnist::PIXELS;
+use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+
+/// Pixels computed together by C1's loops: one AVX2 register of `f32`.
+pub const LANES: usize = 8;
+/// Row length of the zero-padded copy of the input image C1 reads (a row of C1's output
+/// starting at any `x` below `h1`, rounded up to [`LANES`], plus the kernel, fits).
+const PADDED_ROW: usize = IMAGE_SIZE + LANES;
+/// Largest kernel side [`Scratch`] handles (a 28x28 input allows 9).
+const MAX_KERNEL: usize = 16;
+
+/// The network's sizes, derived from its configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    /// Maps of C1 (and S2).
+    pub c1: usize,
+    /// Maps of C3 (and S4).
+    pub c3: usize,
+    /// Kernel side.
+    pub k: usize,
+    /// Side of C1's output.
+    pub h1: usize,
+    /// Row length of C1's stored maps: `h1` rounded up to [`LANES`].
+    pub w1p: usize,
+    /// Side of S2's output.
+    pub h2: usize,
+    /// Side of C3's output.
+    pub h3: usize,
+    /// Side of S4's output.
+    pub h4: usize,
+    /// The paper's subsampling `sigmoid(4·(mean − ½) + b)` rather than the plain mean.
+    pub paper: bool,
+}
+
+impl Dims {
+    /// Inputs of the fully connected layer.
+    pub fn fc_inputs(&self) -> usize {
+        self.h4 * self.h4 * self.c3
+    }
+
+    /// Columns of C3's im2col matrix: one kernel window over all S2 maps.
+    fn window3(&self) -> usize {
+        self.k * self.k * self.c1
+    }
+}
+
+/// The parameters in the kernels' layouts (also used for their gradients).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostNet {
+    /// The sizes.
+    pub dims: Dims,
+    /// C1 kernels, `[c1, k·k]` (row `ky·k + kx`), as burn's `[c1, 1, k, k]`.
+    pub w1: Vec<f32>,
+    /// C1 biases, `[c1]`.
+    pub b1: Vec<f32>,
+    /// S2 biases, `[c1]` (paper subsampling; empty otherwise).
+    pub b2: Vec<f32>,
+    /// C3 kernels, `[c3, k·k·c1]` with columns in `(ky, kx, map)` order (burn: `[c3, c1, k, k]`).
+    pub w3: Vec<f32>,
+    /// C3 biases, `[c3]`.
+    pub b3: Vec<f32>,
+    /// S4 biases, `[c3]` (paper subsampling; empty otherwise).
+    pub b4: Vec<f32>,
+    /// Output weights, `[h4·h4·c3, 10]` with rows in `(y, x, map)` order (burn: `[c3·h4·h4, 10]`
+    /// with rows in `(map, y, x)` order).
+    pub wf: Vec<f32>,
+    /// Output biases, `[10]`.
+    pub bf: Vec<f32>,
+}
+
+impl HostNet {
+    /// All-zero parameters of the given sizes.
+    pub fn zeros(dims: Dims) -> Self {
+        let sub = |maps: usize| {
+            if dims.paper {
+                vec![0.0; maps]
+            } else {
+                Vec::new()
+            }
+        };
+        Self {
+            dims,
+            w1: vec![0.0; dims.c1 * dims.k * dims.k],
+            b1: vec![0.0; dims.c1],
+            b2: sub(dims.c1),
+            w3: vec![0.0; dims.c3 * dims.window3()],
+            b3: vec![0.0; dims.c3],
+            b4: sub(dims.c3),
+            wf: vec![0.0; dims.fc_inputs() * NUM_CLASSES],
+            bf: vec![0.0; NUM_CLASSES],
+        }
+    }
+
+    fn tensors_mut(&mut self) -> [&mut Vec<f32>; 8] {
+        [
+            &mut self.w1,
+            &mut self.b1,
+            &mut self.b2,
+            &mut self.w3,
+            &mut self.b3,
+            &mut self.b4,
+            &mut self.wf,
+            &mut self.bf,
+        ]
+    }
+
+    /// Adds `other` element by element.
+    pub fn add_assign(&mut self, other: &mut HostNet) {
+        for (mine, theirs) in self.tensors_mut().into_iter().zip(other.tensors_mut()) {
+            for (a, b) in mine.iter_mut().zip(theirs.iter()) {
+                *a += *b;
+            }
+        }
+    }
+
+    /// The weights weight decay applies to: the three kernels/matrices, not the biases.
+    pub fn decayed(&self) -> [&[f32]; 3] {
+        [&self.w1, &self.w3, &self.wf]
+    }
+}
+
+/// The logistic function `1 / (1 + e^(−x))` of every element, in place.
+///
+/// Written as a plain loop over a polynomial `exp` so that the compiler vectorises it (libm's
+/// `expf` is a scalar call, and the two sigmoid layers take ~4 200 of them per image).
+#[inline(always)]
+pub fn sigmoid_in_place(values: &mut [f32]) {
+    for v in values {
+        *v = 1.0 / (1.0 + exp(-*v));
+    }
+}
+
+/// `e^x` to within 2 ulp for `|x| ≤ 87` (Cody-Waite reduction to `[−ln2/2, ln2/2]` and the
+/// degree-6 minimax polynomial of Cephes' `expf`); saturates beyond, NaN stays NaN. Plain
+/// arithmetic and a bit cast, so that loops over it vectorise (hand-written because libm's
+/// `expf` is a scalar call and no maintained crate offers a vectorisable `f32` exponential).
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Round to nearest without a libm call: adding 1.5·2²³ pushes the fraction out.
+    const ROUND: f32 = 12_582_912.0;
+    // 2²³ + 127: adding it to an integer n in [−126, 127] leaves n + 127 in the mantissa bits.
+    const BIASED: f32 = 8_388_735.0;
+    // `clamp` keeps a NaN a NaN (`max`/`min` would not): a diverged run must show.
+    let x = x.clamp(-87.0, 87.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_2e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let p = p * r * r + r + 1.0;
+    // 2^n from the exponent bits, n + 127 shifted into place (n is in [−126, 126] after the
+    // clamp); no float-to-integer conversion, which would not vectorise.
+    let scale = f32::from_bits((n + BIASED).to_bits() << 23);
+    p * scale
+}
+
+/// One thread's buffers for one image's forward and backward pass.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    dims: Dims,
+    /// The input image, rows zero-padded to `PADDED_ROW`, and a zero row below it.
+    image: Vec<f32>,
+    /// C1 activations, `[c1][h1][w1p]`.
+    a1: Vec<f32>,
+    /// S2 output, `[h2², c1]`.
+    s2: Vec<f32>,
+    /// C3 im2col, `[h3², k²·c1]`.
+    p3: Vec<f32>,
+    /// C3 activations, `[h3², c3]`.
+    a3: Vec<f32>,
+    /// S4 output = the FC input, `[h4², c3]`.
+    s4: Vec<f32>,
+    /// Gradient of C1's pre-activations, `[c1][h1][w1p]` (zero in the padding).
+    d1: Vec<f32>,
+    /// Gradient of S2's output, `[h2², c1]`.
+    ds2: Vec<f32>,
+    /// Gradient of C3's im2col, `[h3², k²·c1]`.
+    dp3: Vec<f32>,
+    /// Gradient of C3's pre-activations, `[h3², c3]`.
+    d3: Vec<f32>,
+    /// Gradient of S4's output, `[h4², c3]`.
+    ds4: Vec<f32>,
+}
+
+impl Scratch {
+    /// Buffers for a network of sizes `dims`.
+    pub fn new(dims: Dims) -> Self {
+        let (n2, n3, n4) = (dims.h2 * dims.h2, dims.h3 * dims.h3, dims.h4 * dims.h4);
+        assert!(
+            dims.k <= MAX_KERNEL,
+            "kernel side {} > {MAX_KERNEL}",
+            dims.k
+        );
+        let c1_maps = dims.c1 * dims.h1 * dims.w1p;
+        Self {
+            dims,
+            image: vec![0.0; (IMAGE_SIZE + 1) * PADDED_ROW],
+            a1: vec![0.0; c1_maps],
+            s2: vec![0.0; n2 * dims.c1],
+            p3: vec![0.0; n3 * dims.window3()],
+            a3: vec![0.0; n3 * dims.c3],
+            s4: vec![0.0; n4 * dims.c3],
+            d1: vec![0.0; c1_maps],
+            ds2: vec![0.0; n2 * dims.c1],
+            dp3: vec![0.0; n3 * dims.window3()],
+            d3: vec![0.0; n3 * dims.c3],
+            ds4: vec![0.0; n4 * dims.c3],
+        }
+    }
+
+    /// The sizes these buffers fit.
+    pub fn dims(&self) -> Dims {
+        self.dims
+    }
+
+    /// Forward pass of every image of `images` (`[n, PIXELS]`) into `outputs` (`[n, 10]`).
+    pub fn forward_images(&mut self, net: &HostNet, images: &[f32], outputs: &mut [f32]) {
+        pulp::Arch::new().dispatch(ForwardImages {
+            scratch: self,
+            net,
+            images,
+            outputs,
+        })
+    }
+
+    /// Forward and backward pass of every image of `images` (`[n, PIXELS]`, classes
+    /// `targets`), for a batch of `batch` images in all: writes the outputs (`[n, 10]`) and
+    /// returns the images' share of the data term `1/batch Σ ½‖t − y‖²` and of its gradient.
+    pub fn train_images(
+        &mut self,
+        net: &HostNet,
+        images: &[f32],
+        targets: &[usize],
+        batch: usize,
+        outputs: &mut [f32],
+    ) -> (f64, HostNet) {
+        pulp::Arch::new().dispatch(TrainImages {
+            scratch: self,
+            net,
+            images,
+            targets,
+            batch,
+            outputs,
+        })
+    }
+
+    /// Forward pass of one image (`PIXELS` values in `[0, 1]`); writes the 10 outputs.
+    /// The intermediate maps stay in the buffers for [`Self::backward`].
+    #[inline(always)]
+    pub fn forward(&mut self, net: &HostNet, image: &[f32], outputs: &mut [f32]) {
+        let d = self.dims;
+        let k = d.k;
+
+        // C1: the direct convolution (bias included), sigmoid; S2 into position-major maps.
+        for (padded, row) in self
+            .image
+            .chunks_exact_mut(PADDED_ROW)
+            .zip(image.chunks_exact(IMAGE_SIZE))
+        {
+            padded[..IMAGE_SIZE].copy_from_slice(row);
+        }
+        conv1(&self.image, &net.w1, &net.b1, d, &mut self.a1);
+        sigmoid_in_place(&mut self.a1);
+        let plane = d.h1 * d.w1p;
+        subsample(
+            &self.a1,
+            |y, x, m| m * plane + y * d.w1p + x,
+            d.c1,
+            d.h2,
+            &net.b2,
+            &mut self.s2,
+        );
+
+        // C3: im2col (each kernel row is a contiguous run of k positions x c1 maps), one
+        // product, bias + sigmoid.
+        let (window, run) = (d.window3(), k * d.c1);
+        for y in 0..d.h3 {
+            for x in 0..d.h3 {
+                let row = &mut self.p3[(y * d.h3 + x) * window..][..window];
+                for ky in 0..k {
+                    let start = ((y + ky) * d.h2 + x) * d.c1;
+                    row[ky * run..][..run].copy_from_slice(&self.s2[start..start + run]);
+                }
+            }
+        }
+        matmul_bt(&self.p3, &net.w3, &mut self.a3, window, d.c3);
+        bias_sigmoid(&mut self.a3, &net.b3);
+
+        // S4 and the fully connected layer.
+        subsample(
+            &self.a3,
+            |y, x, m| (y * d.h3 + x) * d.c3 + m,
+            d.c3,
+            d.h4,
+            &net.b4,
+            &mut self.s4,
+        );
+        outputs.copy_from_slice(&net.bf);
+        for (input, weights) in self.s4.iter().zip(net.wf.chunks_exact(NUM_CLASSES)) {
+            for (out, w) in outputs.iter_mut().zip(weights) {
+                *out += input * w;
+            }
+        }
+        sigmoid_in_place(outputs);
+    }
+
+    /// Backward pass of the image last passed to [`Self::forward`], given the gradient of the
+    /// objective with respect to the output layer's pre-activations; adds the parameters'
+    /// gradients to `grads`.
+    #[inline(always)]
+    pub fn backward(&mut self, net: &HostNet, d_out: &[f32], grads: &mut HostNet) {
+        let d = self.dims;
+
+        // Output layer.
+        for ((input, gw), (w, ds)) in self
+            .s4
+            .iter()
+            .zip(grads.wf.chunks_exact_mut(NUM_CLASSES))
+            .zip(net.wf.chunks_exact(NUM_CLASSES).zip(self.ds4.iter_mut()))
+        {
+            let mut sum = 0.0;
+            for ((g, w), dz) in gw.iter_mut().zip(w).zip(d_out) {
+                *g += input * dz;
+                sum += w * dz;
+            }
+            *ds = sum;
+        }
+        for (g, dz) in grads.bf.iter_mut().zip(d_out) {
+            *g += dz;
+        }
+
+        // S4 back to C3's pre-activations; C3's kernels and biases.
+        self.d3.fill(0.0);
+        subsample_backward(
+            &mut self.ds4,
+            &self.s4,
+            d.h4,
+            d.c3,
+            &mut grads.b4,
+            &mut self.d3,
+            |y, x, m| (y * d.h3 + x) * d.c3 + m,
+        );
+        sigmoid_backward(&mut self.d3, &self.a3);
+        add_position_sums(&self.d3, &mut grads.b3);
+        let window = d.window3();
+        matmul_at(&self.d3, &self.p3, &mut grads.w3, d.c3, window);
+        // C3's input gradient: the product with the kernels, then col2im.
+        matmul(&self.d3, &net.w3, &mut self.dp3, d.c3, window);
+        self.ds2.fill(0.0);
+        let run = d.k * d.c1;
+        for y in 0..d.h3 {
+            for x in 0..d.h3 {
+                let row = &self.dp3[(y * d.h3 + x) * window..][..window];
+                for ky in 0..d.k {
+                    let start = ((y + ky) * d.h2 + x) * d.c1;
+                    for (g, v) in self.ds2[start..start + run]
+                        .iter_mut()
+                        .zip(&row[ky * run..][..run])
+                    {
+                        *g += v;
+                    }
+                }
+            }
+        }
+
+        // S2 back to C1's pre-activations; C1's kernels and biases.
+        self.d1.fill(0.0);
+        let plane = d.h1 * d.w1p;
+        subsample_backward(
+            &mut self.ds2,
+            &self.s2,
+            d.h2,
+            d.c1,
+            &mut grads.b2,
+            &mut self.d1,
+            |y, x, m| m * plane + y * d.w1p + x,
+        );
+        sigmoid_backward(&mut self.d1, &self.a1);
+        for (g, map) in grads.b1.iter_mut().zip(self.d1.chunks_exact(plane)) {
+            *g += map.iter().sum::<f32>();
+        }
+        conv1_kernel_gradient(&self.image, &self.d1, d, &mut grads.w1);
+    }
+}
+
+/// C1's pre-activations: `out[c][y][x] = b[c] + Σ w[c][ky][kx] · image[y+ky][x+kx]` for every
+/// map `c` and row `y` (the padding columns get values too).
+#[inline(always)]
+fn conv1(image: &[f32], w1: &[f32], b1: &[f32], d: Dims, out: &mut [f32]) {
+    match d.w1p / LANES {
+        1 => conv1_rows::<1>(image, w1, b1, d, out),
+        2 => conv1_rows::<2>(image, w1, b1, d, out),
+        3 => conv1_rows::<3>(image, w1, b1, d, out),
+        _ => conv1_rows::<4>(image, w1, b1, d, out),
+    }
+}
+
+/// [`conv1`] for rows of `CHUNKS` × [`LANES`] pixels, two rows at a time: the 2·`CHUNKS`
+/// running sums are independent, so the multiply-adds do not wait for each other, and they stay
+/// in registers.
+#[inline(always)]
+fn conv1_rows<const CHUNKS: usize>(
+    image: &[f32],
+    w1: &[f32],
+    b1: &[f32],
+    d: Dims,
+    out: &mut [f32],
+) {
+    let (k, kk, width) = (d.k, d.k * d.k, CHUNKS * LANES);
+    for ((kernel, &bias), maps) in w1
+        .chunks_exact(kk)
+        .zip(b1)
+        .zip(out.chunks_exact_mut(d.h1 * width))
+    {
+        for (pair, rows) in maps.chunks_mut(2 * width).enumerate() {
+            let y = 2 * pair;
+            let mut even = [[bias; LANES]; CHUNKS];
+            let mut odd = [[bias; LANES]; CHUNKS];
+            for (ky, taps) in kernel.chunks_exact(k).enumerate() {
+                // The odd row reads one image row further (a padding row at the end).
+                let line = &image[(y + ky) * PADDED_ROW..];
+                let next = &image[(y + ky + 1) * PADDED_ROW..];
+                for (kx, &w) in taps.iter().enumerate() {
+                    multiply_add(even.as_flattened_mut(), w, &line[kx..][..width]);
+                    multiply_add(odd.as_flattened_mut(), w, &next[kx..][..width]);
+                }
+            }
+            for (row, acc) in rows.chunks_exact_mut(width).zip([even, odd]) {
+                for (pixels, acc) in row.chunks_exact_mut(LANES).zip(&acc) {
+                    pixels.copy_from_slice(acc);
+                }
+            }
+        }
+    }
+}
+
+/// `acc[i] += w · source[i]`, one fused multiply-add per value.
+#[inline(always)]
+fn multiply_add(acc: &mut [f32], w: f32, source: &[f32]) {
+    for (a, s) in acc.iter_mut().zip(source) {
+        *a = w.mul_add(*s, *a);
+    }
+}
+
+/// Adds C1's kernel gradient, `Σ_{y,x} d1[c][y][x] · image[y+ky][x+kx]` for every `c, ky, kx`,
+/// to `grads` (`[c1, k²]`); `d1` is zero in its padding.
+#[inline(always)]
+fn conv1_kernel_gradient(image: &[f32], d1: &[f32], d: Dims, grads: &mut [f32]) {
+    match d.w1p / LANES {
+        1 => conv1_kernel_gradient_rows::<1>(image, d1, d, grads),
+        2 => conv1_kernel_gradient_rows::<2>(image, d1, d, grads),
+        3 => conv1_kernel_gradient_rows::<3>(image, d1, d, grads),
+        _ => conv1_kernel_gradient_rows::<4>(image, d1, d, grads),
+    }
+}
+
+/// [`conv1_kernel_gradient`] for rows of `CHUNKS` × [`LANES`] pixels: the products are summed
+/// lane-wise into 2·`CHUNKS` independent partial sums (even and odd rows, each chunk of a row),
+/// added up at the end (a single running sum would make every multiply-add wait for the
+/// previous one).
+#[inline(always)]
+fn conv1_kernel_gradient_rows<const CHUNKS: usize>(
+    image: &[f32],
+    d1: &[f32],
+    d: Dims,
+    grads: &mut [f32],
+) {
+    let (kk, width) = (d.k * d.k, CHUNKS * LANES);
+    for (maps, kernel) in d1
+        .chunks_exact(d.h1 * width)
+        .zip(grads.chunks_exact_mut(kk))
+    {
+        for (tap, grad) in kernel.iter_mut().enumerate() {
+            let (ky, kx) = (tap / d.k, tap % d.k);
+            let mut even = [[0.0f32; LANES]; CHUNKS];
+            let mut odd = [[0.0f32; LANES]; CHUNKS];
+            for (pair, rows) in maps.chunks(2 * width).enumerate() {
+                let y = 2 * pair;
+                let line = &image[(y + ky) * PADDED_ROW + kx..][..width];
+                let (row, rest) = rows.split_at(width);
+                multiply_add_lanes(even.as_flattened_mut(), row, line);
+                if rest.len() == width {
+                    let next = &image[(y + ky + 1) * PADDED_ROW + kx..][..width];
+                    multiply_add_lanes(odd.as_flattened_mut(), rest, next);
+                }
+            }
+            let mut total = [0.0f32; LANES];
+            for part in even.iter().chain(&odd) {
+                for (t, v) in total.iter_mut().zip(part) {
+                    *t += v;
+                }
+            }
+            *grad += total.iter().sum::<f32>();
+        }
+    }
+}
+
+/// `acc[i] += a[i] · b[i]`, one fused multiply-add per value.
+#[inline(always)]
+fn multiply_add_lanes(acc: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((acc, a), b) in acc.iter_mut().zip(a).zip(b) {
+        *acc = a.mul_add(*b, *acc);
+    }
+}
+
+/// [`Scratch::forward_images`]'s work, compiled by pulp for the best vector instructions the
+/// processor has (AVX2 and FMA where present, chosen at run time): the loops below are
+/// inlined into pulp's dispatch.
+struct ForwardImages<'a> {
+    scratch: &'a mut Scratch,
+    net: &'a HostNet,
+    images: &'a [f32],
+    outputs: &'a mut [f32],
+}
+
+impl pulp::WithSimd for ForwardImages<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        for (out, image) in self
+            .outputs
+            .chunks_exact_mut(NUM_CLASSES)
+            .zip(self.images.chunks_exact(PIXELS))
+        {
+            self.scratch.forward(self.net, image, out);
+        }
+    }
+}
+
+/// [`Scratch::train_images`]'s work, dispatched like [`ForwardImages`].
+struct TrainImages<'a> {
+    scratch: &'a mut Scratch,
+    net: &'a HostNet,
+    images: &'a [f32],
+    targets: &'a [usize],
+    batch: usize,
+    outputs: &'a mut [f32],
+}
+
+impl pulp::WithSimd for TrainImages<'_> {
+    type Output = (f64, HostNet);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (f64, HostNet) {
+        let scale = 1.0 / self.batch as f32;
+        let mut grads = HostNet::zeros(self.net.dims);
+        let mut loss = 0.0;
+        let mut d_out = [0.0; NUM_CLASSES];
+        for ((out, image), &target) in self
+            .outputs
+            .chunks_exact_mut(NUM_CLASSES)
+            .zip(self.images.chunks_exact(PIXELS))
+            .zip(self.targets)
+        {
+            self.scratch.forward(self.net, image, out);
+            // E = 1/batch Σ ½‖t − y‖²; y = sigmoid(z), so dE/dz = (y − t)·y·(1 − y)/batch.
+            for (class, (d, &y)) in d_out.iter_mut().zip(out.iter()).enumerate() {
+                let t = if class == target { 1.0 } else { 0.0 };
+                let diff = y - t;
+                loss += f64::from(0.5 * diff * diff);
+                *d = diff * scale * y * (1.0 - y);
+            }
+            self.scratch.backward(self.net, &d_out, &mut grads);
+        }
+        (loss / self.batch as f64, grads)
+    }
+}
+
+/// `c = a · bᵀ` for row-major `a` `[m, inner]`, `b` `[n, inner]`, `c` `[m, n]`.
+fn matmul_bt(a: &[f32], b: &[f32], c: &mut [f32], inner: usize, n: usize) {
+    let m = a.len() / inner;
+    let a = ArrayView2::from_shape((m, inner), a).expect("a's shape");
+    let b = ArrayView2::from_shape((n, inner), b).expect("b's shape");
+    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c's shape");
+    general_mat_mul(1.0, &a, &b.t(), 0.0, &mut c);
+}
+
+/// `c = a · b` for row-major `a` `[m, inner]`, `b` `[inner, n]`, `c` `[m, n]`.
+fn matmul(a: &[f32], b: &[f32], c: &mut [f32], inner: usize, n: usize) {
+    let m = a.len() / inner;
+    let a = ArrayView2::from_shape((m, inner), a).expect("a's shape");
+    let b = ArrayView2::from_shape((inner, n), b).expect("b's shape");
+    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c's shape");
+    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+}
+
+/// `c += aᵀ · b` for row-major `a` `[rows, m]`, `b` `[rows, n]`, `c` `[m, n]`: a weight
+/// gradient summed over positions.
+fn matmul_at(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize) {
+    let rows = a.len() / m;
+    let a = ArrayView2::from_shape((rows, m), a).expect("a's shape");
+    let b = ArrayView2::from_shape((rows, n), b).expect("b's shape");
+    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c's shape");
+    general_mat_mul(1.0, &a.t(), &b, 1.0, &mut c);
+}
+
+/// `values[pos, map] = sigmoid(values[pos, map] + bias[map])`.
+#[inline(always)]
+fn bias_sigmoid(values: &mut [f32], bias: &[f32]) {
+    for row in values.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+    sigmoid_in_place(values);
+}
+
+/// Turns the gradient of sigmoid outputs `a` into that of their pre-activations, in place.
+#[inline(always)]
+fn sigmoid_backward(grad: &mut [f32], a: &[f32]) {
+    for (g, a) in grad.iter_mut().zip(a) {
+        *g *= a * (1.0 - a);
+    }
+}
+
+/// Adds the sums over positions of position-major values (`[positions, maps]`) to `sums`
+/// (`[maps]`).
+#[inline(always)]
+fn add_position_sums(values: &[f32], sums: &mut [f32]) {
+    for row in values.chunks_exact(sums.len()) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+}
+
+/// 2x2, stride-2 subsampling into position-major `output` (`[out_side², maps]`), reading
+/// `input` at `at(y, x, map)`: the mean, or with `bias` (the paper's variant)
+/// `sigmoid(4·(mean − ½) + bias)`. A last odd row or column is dropped, as burn's `AvgPool2d`
+/// does.
+#[inline(always)]
+fn subsample(
+    input: &[f32],
+    at: impl Fn(usize, usize, usize) -> usize,
+    maps: usize,
+    out_side: usize,
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    for (position, out) in output.chunks_exact_mut(maps).enumerate() {
+        let (y, x) = (2 * (position / out_side), 2 * (position % out_side));
+        for (m, o) in out.iter_mut().enumerate() {
+            *o = 0.25
+                * (input[at(y, x, m)]
+                    + input[at(y, x + 1, m)]
+                    + input[at(y + 1, x, m)]
+                    + input[at(y + 1, x + 1, m)]);
+        }
+    }
+    if !bias.is_empty() {
+        for row in output.chunks_exact_mut(maps) {
+            for (o, b) in row.iter_mut().zip(bias) {
+                *o = 4.0 * (*o - 0.5) + b;
+            }
+        }
+        sigmoid_in_place(output);
+    }
+}
+
+/// Backward of [`subsample`]: from the gradient of its output (`[out_side², maps]`, consumed)
+/// to that of its input, written at `at(y, x, map)` into `grad_in` (positions a pool does not
+/// read are left as they are: zero them first); with the paper's variant, through its sigmoid
+/// (`output` holds the forward outputs) and adding to the bias gradient.
+#[inline(always)]
+fn subsample_backward(
+    grad_out: &mut [f32],
+    output: &[f32],
+    out_side: usize,
+    maps: usize,
+    bias_grad: &mut [f32],
+    grad_in: &mut [f32],
+    at: impl Fn(usize, usize, usize) -> usize,
+) {
+    let scale = if bias_grad.is_empty() {
+        0.25
+    } else {
+        sigmoid_backward(grad_out, output);
+        add_position_sums(grad_out, bias_grad);
+        // d/d(mean) of 4·(mean − ½) is 4; each input is a quarter of the mean.
+        1.0
+    };
+    for (position, g) in grad_out.chunks_exact(maps).enumerate() {
+        let (y, x) = (2 * (position / out_side), 2 * (position % out_side));
+        for (m, g) in g.iter().enumerate() {
+            let v = scale * g;
+            grad_in[at(y, x, m)] = v;
+            grad_in[at(y, x + 1, m)] = v;
+            grad_in[at(y + 1, x, m)] = v;
+            grad_in[at(y + 1, x + 1, m)] = v;
+        }
+    }
+}

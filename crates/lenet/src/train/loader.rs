@@ -1,0 +1,123 @@
+//! The training loader: reshuffles every epoch with a seed derived from `(seed, epoch)` alone,
+//! so a resumed run sees the batches an uninterrupted run sees.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::prelude::*;
+
+/// A data loader that reshuffles every epoch with a seed derived from `(seed, epoch)` alone.
+///
+/// burn's `BatchDataLoader` draws each epoch's order from one advancing RNG (forked when the
+/// learner moves it to a device), so a run resumed at epoch `k` would replay epoch 1's order.
+/// Deriving the order from the epoch number makes a resumed run see the batches an
+/// uninterrupted run sees.
+pub struct EpochShuffledLoader<I, O> {
+    dataset: Arc<dyn Dataset<I>>,
+    batcher: Arc<dyn Batcher<I, O>>,
+    batch_size: usize,
+    seed: u64,
+    device: Device,
+    next_epoch: Arc<AtomicUsize>,
+}
+
+impl<I, O> EpochShuffledLoader<I, O> {
+    /// A loader whose first `iter()` yields epoch `first_epoch` (1 for a fresh run).
+    pub fn new(
+        dataset: Arc<dyn Dataset<I>>,
+        batcher: Arc<dyn Batcher<I, O>>,
+        batch_size: usize,
+        seed: u64,
+        first_epoch: usize,
+        device: Device,
+    ) -> Self {
+        Self {
+            dataset,
+            batcher,
+            batch_size,
+            seed,
+            device,
+            next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
+        }
+    }
+
+    fn with(&self, dataset: Arc<dyn Dataset<I>>, device: Device) -> Self {
+        Self {
+            dataset,
+            batcher: self.batcher.clone(),
+            batch_size: self.batch_size,
+            seed: self.seed,
+            device,
+            next_epoch: self.next_epoch.clone(),
+        }
+    }
+}
+
+/// The shuffle seed of one epoch.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl<I, O> DataLoader<O> for EpochShuffledLoader<I, O>
+where
+    I: Clone + Send + Sync + 'static,
+    O: Send + 'static,
+{
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<O> + 'a> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
+        let order = ShuffledDataset::new(self.dataset.clone(), epoch_seed(self.seed, epoch));
+        Box::new(EpochIterator {
+            dataset: Arc::new(order),
+            batcher: self.batcher.clone(),
+            batch_size: self.batch_size,
+            device: self.device.clone(),
+            position: 0,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.dataset.len()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<O>> {
+        Arc::new(self.with(self.dataset.clone(), device.clone()))
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<O>> {
+        let part = PartialDataset::new(self.dataset.clone(), start, end);
+        Arc::new(self.with(Arc::new(part), self.device.clone()))
+    }
+}
+
+struct EpochIterator<I, O> {
+    dataset: Arc<dyn Dataset<I>>,
+    batcher: Arc<dyn Batcher<I, O>>,
+    batch_size: usize,
+    device: Device,
+    position: usize,
+}
+
+impl<I, O> Iterator for EpochIterator<I, O> {
+    type Item = std::result::Result<O, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let len = self.dataset.len();
+        if self.position >= len {
+            return None;
+        }
+        let end = (self.position + self.batch_size).min(len);
+        let items = self.dataset.get_many((self.position..end).collect());
+        self.position = end;
+        Some(items.map(|items| self.batcher.batch(items, &self.device)))
+    }
+}
+
+impl<I, O> DataLoaderIterator<O> for EpochIterator<I, O> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.position, self.dataset.len(), Some("items".into()))
+    }
+}

@@ -1,0 +1,19 @@
+//! Training the network with burn-train's `Learner`, as configured by a
+//! [`TrainingConfig`](crate::TrainingConfig).
+//!
+//! - [`run`]: [`train`], the loop: artifact folder, network, `Learner`, outcome;
+//! - [`step`]: what the `Learner` trains ([`TrainingModel`]) and one training/validation step;
+//! - [`loader`]: the training loader, reshuffled per epoch from `(seed, epoch)`;
+//! - [`recorder`]: what a run records (epochs, batches, divergence), as a metric logger;
+//! - [`progress`]: the dashboard, epoch lines or a hook.
+
+pub mod loader;
+pub mod progress;
+pub mod recorder;
+pub mod run;
+pub mod step;
+
+pub use progress::Progress;
+pub use recorder::{BatchLoss, EpochStats, EpochTimes};
+pub use run::{RunOptions, TrainingOutcome, check_checkpoint, train};
+pub use step::{Objective, TrainingModel};

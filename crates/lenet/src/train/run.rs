@@ -1,0 +1,213 @@
+//! [`train`]: one training run, from a configuration and data to a saved model.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::optim::SgdConfig;
+use burn::prelude::*;
+use burn::train::metric::LossMetric;
+use burn::train::{Interrupter, Learner, SupervisedTraining};
+
+use super::loader::EpochShuffledLoader;
+use super::progress::Progress;
+use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
+use super::step::{Objective, TrainingModel};
+use crate::artifacts::{self, CONFIG_FILE, MODEL_FILE, StartMode};
+use crate::backend;
+use crate::config::TrainingConfig;
+use crate::data::{DigitBatcher, MnistSplits};
+use crate::error::{LenetError, Result};
+use crate::eval::{self, EVAL_BATCH_SIZE, Evaluation};
+use crate::metric::ErrorRateMetric;
+use crate::model::LeNet;
+use crate::weights;
+
+/// Options of one training run that are not part of the saved configuration.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Folder for checkpoints, `config.json` and `model.bpk`.
+    pub artifact_dir: PathBuf,
+    /// Fresh, overwrite or resume.
+    pub start: StartMode,
+    /// Dashboard, epoch lines or a callback.
+    pub progress: Progress,
+    /// Stops training when asked (Ctrl-C handlers hold a clone).
+    pub interrupter: Interrupter,
+    /// Compute steps with [`crate::fused`] on the CPU backends (the default); `false` runs
+    /// burn's composed operations everywhere, to compare.
+    pub fused: bool,
+}
+
+impl RunOptions {
+    /// Options for a fresh run in `artifact_dir`: burn's dashboard when stdout is a terminal,
+    /// else a line per epoch.
+    pub fn new(artifact_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            artifact_dir: artifact_dir.into(),
+            start: StartMode::Fresh,
+            progress: Progress::for_stdout(),
+            interrupter: Interrupter::new(),
+            fused: true,
+        }
+    }
+}
+
+/// What a finished (or interrupted) run produced.
+pub struct TrainingOutcome {
+    /// The trained network; saved as `model.bpk` only when every epoch ran.
+    pub model: LeNet,
+    /// Per-epoch results of the epochs this invocation ran.
+    pub epochs: Vec<EpochStats>,
+    /// How long each of those epochs' training and test passes took.
+    pub times: Vec<EpochTimes>,
+    /// Every training batch's objective in the epochs this invocation ran.
+    pub batches: Vec<BatchLoss>,
+    /// The final model on the whole test split.
+    pub test: Evaluation,
+    /// Epoch the run resumed after, if it resumed.
+    pub resumed_after: Option<usize>,
+    /// Whether it was stopped before its last epoch (Ctrl-C, SIGTERM, the dashboard's stop).
+    pub interrupted: bool,
+}
+
+/// Trains the network described by `config` on `data` (already subset), on `device`.
+///
+/// The loop, step by step:
+/// 1. check the configuration against the data, prepare the artifact folder (refusing to
+///    overwrite a previous run unless asked), and write `config.json` (or, resuming, check the
+///    last checkpoint can be restored);
+/// 2. build the network with its seeded initialisation (or the weights of `init_from`);
+/// 3. let burn-train's `Learner` run plain SGD over the epochs: a [`TrainingModel`] step per
+///    batch, the test split after each epoch, an atomically written checkpoint after each, the
+///    [`RunRecorder`] recording every metric (and stopping a run whose loss is not finite);
+/// 4. save `model.bpk` if every epoch ran, and evaluate the final network on the test split.
+pub fn train(
+    config: &TrainingConfig,
+    data: &MnistSplits,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<TrainingOutcome> {
+    // 1. Configuration and artifact folder.
+    config.validate_for(data)?;
+    let dir = &options.artifact_dir;
+    let resumed_after = artifacts::prepare(dir, options.start)?;
+    match resumed_after {
+        None => {
+            let path = dir.join(CONFIG_FILE);
+            artifacts::write_atomically(&path, |tmp| config.save(tmp))
+                .map_err(|e| LenetError::io(&path, e))?;
+        }
+        Some(epoch) => check_checkpoint(dir, epoch, config, device)?,
+    }
+
+    // 2. The network.
+    let train_device = device.clone().autodiff();
+    let mut net = config.model.init_seeded(&train_device, config.seed);
+    if let (Some(path), None) = (&config.init_from, resumed_after) {
+        net = weights::load(net, Path::new(path))?;
+    }
+
+    // 3. burn-train's learner.
+    let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);
+    let loader_train = Arc::new(EpochShuffledLoader::new(
+        data.train.clone(),
+        Arc::new(DigitBatcher),
+        config.batch_size,
+        config.seed,
+        first_epoch,
+        train_device.clone(),
+    ));
+    let loader_test = DataLoaderBuilder::new(DigitBatcher)
+        .batch_size(EVAL_BATCH_SIZE)
+        .build(data.test.clone());
+    let log: SharedRunLog = Arc::new(Mutex::new(RunLog::default()));
+    let (renderer, report) = options
+        .progress
+        .renderer(&options.interrupter, resumed_after);
+    let recorder = RunRecorder::new(
+        log.clone(),
+        report,
+        options.interrupter.clone(),
+        config.epochs,
+        data.train.len(),
+    );
+    let (model_checkpoints, optim_checkpoints, scheduler_checkpoints) =
+        artifacts::checkpointers(dir);
+    let mut training = SupervisedTraining::new(dir, loader_train, loader_test)
+        .metrics((LossMetric::new(), ErrorRateMetric::new()))
+        .with_metric_logger(recorder)
+        .with_application_logger(None)
+        .with_custom_checkpointers(model_checkpoints, optim_checkpoints, scheduler_checkpoints)
+        .with_interrupter(options.interrupter.clone())
+        .num_epochs(config.epochs)
+        .renderer(renderer);
+    if let Some(epoch) = resumed_after {
+        training = training.checkpoint(epoch);
+    }
+    let objective = Objective {
+        lambda: config.lambda,
+        fused: options.fused && backend::has_fused_path(device),
+    };
+    let learner = Learner::new(
+        TrainingModel { net, objective },
+        SgdConfig::new().init(),
+        config.learning_rate,
+    );
+    let result = training.launch(learner);
+
+    // 4. Outcome.
+    if let Some(error) = result.error {
+        return Err(LenetError::Training(error));
+    }
+    let log = log.lock().expect("run log poisoned").clone();
+    if let Some(divergence) = log.divergence {
+        return Err(LenetError::Diverged {
+            epoch: divergence.epoch,
+            batch: divergence.batch,
+            loss: divergence.loss,
+            kept: artifacts::describe_kept(dir),
+        });
+    }
+    // burn's dashboard resets the interrupter when training ends, so also count the epochs.
+    let last_epoch = log
+        .epochs
+        .last()
+        .map(|e| e.epoch)
+        .or(resumed_after)
+        .unwrap_or(0);
+    let interrupted = result.interrupted.is_some() || last_epoch < config.epochs;
+    let model = result.model.net;
+    if !interrupted {
+        artifacts::save_module(&model, &dir.join(MODEL_FILE))?;
+    }
+    let test = eval::evaluate(&model, &data.test, device)?;
+    Ok(TrainingOutcome {
+        model,
+        epochs: log.epochs,
+        times: log.times,
+        batches: log.batches,
+        test,
+        resumed_after,
+        interrupted,
+    })
+}
+
+/// Checks that the checkpoint of `epoch` in the artifact folder `dir` can be restored into the
+/// learner's model for `config` (so that a resume fails with a clear error rather than inside
+/// burn-train).
+pub fn check_checkpoint(
+    dir: &Path,
+    epoch: usize,
+    config: &TrainingConfig,
+    device: &Device,
+) -> Result<()> {
+    let model = TrainingModel {
+        net: config.model.init(device),
+        objective: Objective {
+            lambda: config.lambda,
+            fused: backend::has_fused_path(device),
+        },
+    };
+    artifacts::check_restorable(dir, epoch, model)
+}
