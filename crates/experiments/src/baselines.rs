@@ -1,5 +1,5 @@
 //! The classical classifiers of the paper's Table 1, on pixels scaled to [0, 1]: k nearest
-//! neighbours (linfa-nn's exact linear search, Euclidean) and one-vs-rest RBF SVMs (linfa-svm,
+//! neighbours (exact Euclidean search, as matrix products) and one-vs-rest RBF SVMs (linfa-svm,
 //! Platt-scaled so the most confident class wins). Hyper-parameters are chosen on a validation
 //! split held out from the training set, then the classifier is refitted on the whole training
 //! set and scored once on the test set.
@@ -8,12 +8,13 @@ use lenet::data::{DigitDataset, deskew::deskew};
 use lenet::mnist::NUM_CLASSES;
 use linfa::composing::MultiClassModel;
 use linfa::prelude::*;
-use linfa_nn::distance::L2Dist;
-use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
 use linfa_svm::Svm;
+use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 use crate::error::{ExperimentError, Result};
+use crate::study::SvmSolver;
 
 /// Images as rows of pixels in [0, 1], with their labels.
 #[derive(Debug, Clone)]
@@ -79,59 +80,93 @@ pub fn error_rate(predicted: &[usize], labels: &[usize]) -> f64 {
     100.0 * wrong as f64 / labels.len().max(1) as f64
 }
 
-/// Predictions of k-NN for every `k` in `ks` at once (one neighbour search with the largest k),
-/// using all cores. A tied vote goes to the tied class with the nearest neighbour.
-pub fn knn_predict(
-    train: &Features,
-    queries: ArrayView2<f64>,
-    ks: &[usize],
-) -> Result<Vec<Vec<usize>>> {
-    let fail = |reason: String| ExperimentError::Baseline {
-        classifier: "k-NN".into(),
-        reason,
-    };
-    let k_max = ks.iter().copied().max().unwrap_or(1);
-    let index = CommonNearestNeighbour::LinearSearch
-        .from_batch(&train.x, L2Dist)
-        .map_err(|e| fail(e.to_string()))?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = queries.nrows().div_ceil(threads).max(1);
-    // Each thread answers a contiguous block of queries: labels of the k_max nearest.
-    let neighbours: Vec<Vec<usize>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = queries
-            .axis_chunks_iter(Axis(0), chunk)
-            .map(|block| {
-                let index = &index;
-                scope.spawn(move || {
-                    block
-                        .rows()
-                        .into_iter()
-                        .map(|row| {
-                            index
-                                .k_nearest(row, k_max)
-                                .map(|found| found.iter().map(|(_, i)| train.y[*i]).collect())
-                                .map_err(|e| e.to_string())
-                        })
-                        .collect::<std::result::Result<Vec<Vec<usize>>, String>>()
-                })
+/// Queries per matrix product of the neighbour search (a block of squared distances to 60 000
+/// training images is 123 MB).
+const QUERY_BLOCK: usize = 256;
+
+/// The `k` nearest training rows of every query, nearest first (the lower index first among
+/// equally near ones): an exact Euclidean search.
+///
+/// Squared distances are `‖q‖² − 2 q·t + ‖t‖²`, a block of queries against every training row
+/// at a time, the `q·t` as one matrix product (ndarray's `general_mat_mul`, matrixmultiply on
+/// all cores). The pixels are taken back to their grey levels 0-255 first, so every product and
+/// sum is an integer below 2⁵³ and the distances are exact in `f64`: no rounding can reorder
+/// two neighbours. (linfa-nn's linear search computes each distance on its own, 21 minutes for
+/// MNIST's test set; hand-written here because no crate offers this blocked exact search.)
+pub fn nearest_rows(train: &Features, queries: ArrayView2<f64>, k: usize) -> Vec<Vec<usize>> {
+    let grey = |x: ArrayView2<f64>| x.mapv(|v| (v * 255.0).round());
+    let train_x = grey(train.x.view());
+    let train_norms: Vec<f64> = train_x.rows().into_iter().map(|r| r.dot(&r)).collect();
+    let k = k.min(train.len());
+    let mut nearest = Vec::with_capacity(queries.nrows());
+    let mut products = Array2::<f64>::zeros((QUERY_BLOCK.min(queries.nrows()), train.len()));
+    for block in queries.axis_chunks_iter(Axis(0), QUERY_BLOCK) {
+        let block = grey(block);
+        let mut products = products.slice_axis_mut(Axis(0), (0..block.nrows()).into());
+        general_mat_mul(1.0, &block, &train_x.t(), 0.0, &mut products);
+        let products = products.view();
+        let found: Vec<Vec<usize>> = (0..block.nrows())
+            .into_par_iter()
+            .map(|row| {
+                let (dots, query) = (products.row(row), block.row(row));
+                let query_norm = query.dot(&query);
+                smallest(
+                    dots.iter()
+                        .zip(&train_norms)
+                        .map(|(dot, norm)| query_norm - 2.0 * dot + norm),
+                    k,
+                )
             })
             .collect();
-        handles
+        nearest.extend(found);
+    }
+    nearest
+}
+
+/// Indices of the `k` smallest values, smallest first (the lower index first on ties).
+fn smallest(values: impl Iterator<Item = f64>, k: usize) -> Vec<usize> {
+    let mut best: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
+    for (i, v) in values.enumerate() {
+        if best.len() == k && v >= best[k - 1].0 {
+            continue;
+        }
+        let at = best.partition_point(|&(b, _)| b <= v);
+        best.insert(at, (v, i));
+        best.truncate(k);
+    }
+    best.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The `k_max` nearest training images of every test image: one search serves every
+/// nearest-neighbour classifier of a protocol (1-NN and k-NN vote from the same lists).
+#[derive(Debug, Clone)]
+pub struct Neighbours {
+    /// For each query, the labels of its nearest training images, nearest first.
+    labels: Vec<Vec<usize>>,
+}
+
+impl Neighbours {
+    /// Searches the `k_max` nearest training images of every row of `queries`.
+    pub fn search(train: &Features, queries: &Features, k_max: usize) -> Self {
+        let labels = nearest_rows(train, queries.x.view(), k_max)
             .into_iter()
-            .map(|h| h.join().expect("k-NN worker panicked"))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map(|blocks| blocks.into_iter().flatten().collect())
-    })
-    .map_err(fail)?;
-    Ok(ks
-        .iter()
-        .map(|&k| {
-            neighbours
-                .iter()
-                .map(|labels| vote(&labels[..k.min(labels.len())]))
-                .collect()
-        })
-        .collect())
+            .map(|rows| rows.into_iter().map(|i| train.y[i]).collect())
+            .collect();
+        Self { labels }
+    }
+
+    /// The neighbours' largest `k` (as searched).
+    pub fn k_max(&self) -> usize {
+        self.labels.first().map_or(0, Vec::len)
+    }
+
+    /// k-NN's prediction of every query.
+    pub fn predict(&self, k: usize) -> Vec<usize> {
+        self.labels
+            .iter()
+            .map(|labels| vote(&labels[..k.min(labels.len())]))
+            .collect()
+    }
 }
 
 /// Majority label of neighbours sorted nearest first; ties go to the class seen first.
@@ -156,22 +191,34 @@ pub struct BaselineOutcome {
 }
 
 /// k-NN: `k` chosen on the last `validation_fraction` of the training set (when there are
-/// several candidates), then the whole training set classifies the test set.
+/// several candidates), then the whole training set classifies the test set, whose neighbours
+/// (searched with at least the largest candidate k) are given.
 pub fn nearest_neighbour(
     train: &Features,
     test: &Features,
+    test_neighbours: &Neighbours,
     ks: &[usize],
     validation_fraction: f64,
 ) -> Result<BaselineOutcome> {
+    let k_max = ks.iter().copied().max().unwrap_or(1);
+    if test_neighbours.k_max() < k_max.min(train.len()) {
+        return Err(ExperimentError::Baseline {
+            classifier: "k-NN".into(),
+            reason: format!(
+                "{} neighbours were searched, k goes up to {k_max}",
+                test_neighbours.k_max()
+            ),
+        });
+    }
     let k = if ks.len() > 1 {
         let keep = train.len() - (train.len() as f64 * validation_fraction).round() as usize;
         let (fit, valid) = train.split(keep);
-        let predictions = knn_predict(&fit, valid.x.view(), ks)?;
-        let errors: Vec<f64> = predictions
-            .iter()
-            .map(|p| error_rate(p, &valid.y))
-            .collect();
+        let neighbours = Neighbours::search(&fit, &valid, k_max);
         // The smallest error; the smaller k on ties.
+        let errors: Vec<f64> = ks
+            .iter()
+            .map(|&k| error_rate(&neighbours.predict(k), &valid.y))
+            .collect();
         let best = (0..ks.len())
             .min_by(|&a, &b| errors[a].total_cmp(&errors[b]).then(ks[a].cmp(&ks[b])))
             .unwrap_or(0);
@@ -179,9 +226,8 @@ pub fn nearest_neighbour(
     } else {
         ks[0]
     };
-    let predicted = knn_predict(train, test.x.view(), &[k])?.remove(0);
     Ok(BaselineOutcome {
-        test_error: error_rate(&predicted, &test.y),
+        test_error: error_rate(&test_neighbours.predict(k), &test.y),
         chosen: format!("k = {k}"),
     })
 }
@@ -232,31 +278,50 @@ fn svm_predict(model: &MultiClassModel<Array2<f64>, usize>, x: &Array2<f64>) -> 
     model.predict(x).to_vec()
 }
 
-/// RBF SVM: (C, γ) chosen on the last `validation_fraction` of the (at most `max_train`)
-/// training images when there are several candidates, refitted on all of them, scored on the
-/// test set.
-pub fn svm(
-    train: &Features,
-    test: &Features,
-    cs: &[f64],
-    gammas: &[f64],
-    validation_fraction: f64,
-    max_train: Option<usize>,
-) -> Result<BaselineOutcome> {
-    let train = match max_train {
+/// How Table 1's SVM is fitted.
+#[derive(Debug, Clone, Copy)]
+pub struct SvmOptions<'a> {
+    /// Candidate C.
+    pub cs: &'a [f64],
+    /// Candidate γ.
+    pub gammas: &'a [f64],
+    /// Fraction of the selection images held out to choose C and γ.
+    pub validation_fraction: f64,
+    /// Train on at most this many images.
+    pub max_train: Option<usize>,
+    /// Choose C and γ on the first this many training images.
+    pub select_on: Option<usize>,
+    /// linfa-svm or libsvm.
+    pub solver: SvmSolver,
+}
+
+/// RBF SVM: (C, γ) chosen on the last `validation_fraction` of the (first `select_on` of the,
+/// at most `max_train`) training images when there are several candidates, refitted on all
+/// the training images, scored on the test set.
+pub fn svm(train: &Features, test: &Features, options: &SvmOptions) -> Result<BaselineOutcome> {
+    let train = match options.max_train {
         Some(n) if n < train.len() => train.head(n),
         _ => train.clone(),
     };
-    let grid: Vec<(f64, f64)> = cs
+    let grid: Vec<(f64, f64)> = options
+        .cs
         .iter()
-        .flat_map(|&c| gammas.iter().map(move |&g| (c, g)))
+        .flat_map(|&c| options.gammas.iter().map(move |&g| (c, g)))
         .collect();
+    let classify = |fit: &Features, queries: &Features, c: f64, gamma: f64| match options.solver {
+        SvmSolver::Linfa => Ok(svm_predict(&svm_fit(fit, c, gamma)?, &queries.x)),
+        SvmSolver::Libsvm => libsvm::fit_predict(fit, queries, c, gamma),
+    };
     let (c, gamma) = if grid.len() > 1 {
-        let keep = train.len() - (train.len() as f64 * validation_fraction).round() as usize;
-        let (fit, valid) = train.split(keep);
+        let selection = match options.select_on {
+            Some(n) => train.head(n),
+            None => train.clone(),
+        };
+        let held_out = (selection.len() as f64 * options.validation_fraction).round() as usize;
+        let (fit, valid) = selection.split(selection.len() - held_out);
         let mut best = (f64::INFINITY, grid[0]);
         for &(c, gamma) in &grid {
-            let error = error_rate(&svm_predict(&svm_fit(&fit, c, gamma)?, &valid.x), &valid.y);
+            let error = error_rate(&classify(&fit, &valid, c, gamma)?, &valid.y);
             if error < best.0 {
                 best = (error, (c, gamma));
             }
@@ -265,11 +330,118 @@ pub fn svm(
     } else {
         grid[0]
     };
-    let model = svm_fit(&train, c, gamma)?;
+    let predicted = classify(&train, test, c, gamma)?;
     Ok(BaselineOutcome {
-        test_error: error_rate(&svm_predict(&model, &test.x), &test.y),
+        test_error: error_rate(&predicted, &test.y),
         chosen: format!("C = {c}, γ = {gamma}, {} training images", train.len()),
     })
+}
+
+/// libsvm's command-line programs (Debian's `libsvm-tools`), the reference SMO solver with a
+/// kernel cache and shrinking. Run as programs: a binding to the C library would need `unsafe`
+/// code, and the maintained Rust bindings wrap it with dense rows only.
+mod libsvm {
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::Features;
+    use crate::error::{ExperimentError, Result};
+
+    /// MB of kernel cache per `svm-train` (libsvm's default of 100 is far too small for MNIST).
+    const CACHE_MB: usize = 4000;
+
+    fn failed(reason: String) -> ExperimentError {
+        ExperimentError::Baseline {
+            classifier: "SVM (libsvm)".into(),
+            reason,
+        }
+    }
+
+    /// Rows in libsvm's sparse text format: `label index:value ...`, 1-based, non-zero values.
+    fn write(features: &Features, path: &Path) -> Result<()> {
+        let file = std::fs::File::create(path).map_err(|e| ExperimentError::io(path, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        for (row, label) in features.x.rows().into_iter().zip(&features.y) {
+            write!(out, "{label}").map_err(|e| ExperimentError::io(path, e))?;
+            for (i, v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+                write!(out, " {}:{v}", i + 1).map_err(|e| ExperimentError::io(path, e))?;
+            }
+            writeln!(out).map_err(|e| ExperimentError::io(path, e))?;
+        }
+        out.flush().map_err(|e| ExperimentError::io(path, e))
+    }
+
+    fn run(program: &str, args: &[&str]) -> Result<()> {
+        let output = Command::new(program).args(args).output().map_err(|e| {
+            failed(format!(
+                "cannot run {program} ({e}); install Debian's libsvm-tools \
+                 (apt-get install libsvm-tools)"
+            ))
+        })?;
+        if !output.status.success() {
+            return Err(failed(format!(
+                "{program} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fits C-SVC with an RBF kernel `exp(−γ‖x−y‖²)` and cost `c` on `train` (libsvm's
+    /// one-vs-one for the ten classes), and predicts the class of every row of `queries`.
+    pub fn fit_predict(
+        train: &Features,
+        queries: &Features,
+        c: f64,
+        gamma: f64,
+    ) -> Result<Vec<usize>> {
+        let dir = tempfile::tempdir().map_err(|e| failed(format!("a temporary folder: {e}")))?;
+        let path = |name: &str| dir.path().join(name);
+        let (train_file, query_file, model, out) = (
+            path("train.txt"),
+            path("queries.txt"),
+            path("model.txt"),
+            path("predicted.txt"),
+        );
+        write(train, &train_file)?;
+        write(queries, &query_file)?;
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let (c, gamma, cache) = (c.to_string(), gamma.to_string(), CACHE_MB.to_string());
+        run(
+            "svm-train",
+            &[
+                "-s",
+                "0",
+                "-t",
+                "2",
+                "-c",
+                &c,
+                "-g",
+                &gamma,
+                "-m",
+                &cache,
+                "-q",
+                &text(&train_file),
+                &text(&model),
+            ],
+        )?;
+        run(
+            "svm-predict",
+            &["-q", &text(&query_file), &text(&model), &text(&out)],
+        )?;
+        let predicted = std::fs::read_to_string(&out).map_err(|e| ExperimentError::io(&out, e))?;
+        predicted
+            .lines()
+            .map(|line| {
+                line.trim()
+                    .parse::<f64>()
+                    .map(|label| label as usize)
+                    .map_err(|_| failed(format!("svm-predict wrote {line:?}, not a class")))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -304,17 +476,35 @@ mod tests {
     fn knn_and_svm_separate_two_blobs() {
         let data = blobs();
         let (train, test) = data.split(30);
-        let knn = nearest_neighbour(&train, &test, &[1, 3], 0.2).unwrap();
+        let neighbours = Neighbours::search(&train, &test, 3);
+        let knn = nearest_neighbour(&train, &test, &neighbours, &[1, 3], 0.2).unwrap();
         assert_eq!(knn.test_error, 0.0);
         assert!(knn.chosen.starts_with("k = "));
-        let svm = svm(&train, &test, &[1.0], &[1.0], 0.2, None).unwrap();
-        assert_eq!(svm.test_error, 0.0, "{}", svm.chosen);
+        for solver in [SvmSolver::Linfa, SvmSolver::Libsvm] {
+            let options = SvmOptions {
+                cs: &[1.0, 10.0],
+                gammas: &[1.0],
+                validation_fraction: 0.2,
+                max_train: None,
+                select_on: None,
+                solver,
+            };
+            let svm = svm(&train, &test, &options).unwrap();
+            assert_eq!(svm.test_error, 0.0, "{solver:?}: {}", svm.chosen);
+        }
     }
 
     #[test]
     fn one_nn_of_a_training_point_is_itself() {
         let data = blobs();
-        let predicted = knn_predict(&data, data.x.view(), &[1]).unwrap().remove(0);
+        let predicted = Neighbours::search(&data, &data, 1).predict(1);
         assert_eq!(predicted, data.y);
+    }
+
+    #[test]
+    fn smallest_keeps_the_k_smallest_in_order_lower_index_first_on_ties() {
+        let values = [5.0, 1.0, 3.0, 1.0, 0.5, 9.0];
+        assert_eq!(smallest(values.into_iter(), 3), [4, 1, 3]);
+        assert_eq!(smallest(values.into_iter(), 10), [4, 1, 3, 2, 0, 5]);
     }
 }

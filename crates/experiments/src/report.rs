@@ -312,15 +312,17 @@ pub fn write(
     let mut results = Vec::new();
     let mut missing = Vec::new();
     for study in studies {
-        match StudyResult::load(&results_dir.join(&study.name)) {
-            Ok(mut result) => {
-                result.title = study.title.clone();
-                result.claim = study.claim.clone();
-                result.discussion = study.discussion.clone();
-                results.push(result);
-            }
-            Err(_) => missing.push(study.name.clone()),
+        let dir = results_dir.join(&study.name);
+        // No result yet is normal (the study has not run); an unreadable one is an error.
+        if !dir.join(crate::results::RESULT_FILE).exists() {
+            missing.push(study.name.clone());
+            continue;
         }
+        let mut result = StudyResult::load(&dir)?;
+        result.title = study.title.clone();
+        result.claim = study.claim.clone();
+        result.discussion = study.discussion.clone();
+        results.push(result);
     }
     let report_dir = report.parent().unwrap_or(Path::new("."));
     let text = render(&results, intro, results_dir, report_dir);

@@ -14,14 +14,17 @@ use lenet::train::{Progress, RunOptions, TrainingOutcome};
 use lenet::{Backend, TrainingConfig};
 use serde::Serialize;
 
-use crate::baselines::{self, BaselineOutcome, Features};
+use crate::baselines::{self, BaselineOutcome, Features, Neighbours, SvmOptions};
 use crate::error::{ExperimentError, Result};
 use crate::plot::{self, Labels, Series};
 use crate::provenance::{self, Provenance};
 use crate::results::{
     self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow, slug,
 };
-use crate::study::{Classifier, Curve, Method, Protocol, Study, training_config};
+use crate::study::{
+    Classifier, Curve, CurveStudy, Method, Protocol, Study, StudyKind, TableStudy, Variant,
+    training_config,
+};
 
 /// Where and how studies run.
 pub struct Runner {
@@ -49,10 +52,9 @@ impl Runner {
         let runs = dir.join(RUNS_DIR);
         std::fs::create_dir_all(&runs).map_err(|e| ExperimentError::io(&runs, e))?;
         let start = Instant::now();
-        let mut result = if study.is_table() {
-            self.run_table(study)?
-        } else {
-            self.run_curves(study)?
+        let mut result = match &study.kind {
+            StudyKind::Curves(curves) => self.run_curves(study, curves)?,
+            StudyKind::Table(table) => self.run_table(study, table)?,
         };
         result.provenance.wall_seconds = start.elapsed().as_secs_f64();
         result.save(&dir)?;
@@ -75,12 +77,23 @@ impl Runner {
         bar
     }
 
-    fn provenance(&self) -> Provenance {
-        Provenance {
-            git_revision: self.git_revision.clone(),
-            machine: provenance::machine(),
-            backend: self.backend.to_string(),
-            wall_seconds: 0.0,
+    /// What a study's result records about how it ran, without the time.
+    fn result(&self, study: &Study) -> StudyResult {
+        StudyResult {
+            name: study.name.clone(),
+            title: study.title.clone(),
+            claim: study.claim.clone(),
+            discussion: study.discussion.clone(),
+            curve: study.curves().map(|c| c.curve),
+            provenance: Provenance {
+                git_revision: self.git_revision.clone(),
+                machine: provenance::machine(),
+                backend: self.backend.to_string(),
+                wall_seconds: 0.0,
+            },
+            lines: Vec::new(),
+            table: Vec::new(),
+            figure: None,
         }
     }
 
@@ -105,287 +118,381 @@ impl Runner {
         Ok(outcome)
     }
 
-    fn run_curves(&self, study: &Study) -> Result<StudyResult> {
-        let curve = study.curve.unwrap_or(Curve::TestError);
-        let dir = self.results_dir.join(&study.name);
-        let mut planned = Vec::new();
-        for variant in &study.variants {
-            for &seed in &study.seeds {
-                planned.push((variant, seed, study.variant_config(variant, seed)?));
+    /// A figure: every variant's runs, the summary, the plot.
+    fn run_curves(&self, study: &Study, curves: &CurveStudy) -> Result<StudyResult> {
+        let mut epochs = 0;
+        for variant in &curves.variants {
+            for &seed in &curves.seeds {
+                epochs += curves.variant_config(variant, seed)?.epochs;
             }
         }
-        let bar = self.bar(planned.iter().map(|(_, _, c)| c.epochs).sum(), "epochs");
-        let mut lines: Vec<Line> = Vec::new();
-        for variant in &study.variants {
-            let mut runs = Vec::new();
-            let mut curves = Vec::new();
-            let mut xs = Vec::new();
-            for (_, seed, config) in planned.iter().filter(|(v, _, _)| *v == variant) {
-                bar.set_message(format!("{} (seed {seed})", variant.label));
-                let name = format!("{}-seed{seed}", slug(&variant.label));
-                let start = Instant::now();
-                let outcome = self.train(config, &study.name, &name, &bar)?;
-                let csv = format!("{RUNS_DIR}/{name}.csv");
-                results::write_csv(&dir.join(&csv), &outcome.epochs)?;
-                match curve {
-                    Curve::TestError => {
-                        xs = outcome.epochs.iter().map(|e| e.epoch as f64).collect();
-                        curves.push(outcome.epochs.iter().map(|e| e.test_error).collect());
-                    }
-                    Curve::TrainMse => {
-                        let batches = format!("{RUNS_DIR}/{name}-batches.csv");
-                        results::write_csv(&dir.join(batches), &outcome.batches)?;
-                        xs = outcome
-                            .batches
-                            .iter()
-                            .map(|b| b.samples_seen as f64)
-                            .collect();
-                        let losses: Vec<f64> = outcome.batches.iter().map(|b| b.loss).collect();
-                        curves.push(results::smoothed(&losses));
-                    }
-                }
-                let last = outcome.epochs.last();
-                runs.push(RunSummary {
-                    seed: *seed,
-                    final_test_error: outcome.test.error_rate(),
-                    final_train_loss: last.map_or(f64::NAN, |e| e.train_loss),
-                    seconds: start.elapsed().as_secs_f64(),
-                    csv,
-                });
-            }
-            lines.push(Line {
-                label: variant.label.clone(),
-                settings: variant.set.clone(),
-                runs,
-                points: results::bands(&xs, &curves),
-            });
-        }
+        let bar = self.bar(epochs, "epochs");
+        let lines = curves
+            .variants
+            .iter()
+            .map(|variant| self.run_variant(study, curves, variant, &bar))
+            .collect::<Result<Vec<Line>>>()?;
         bar.finish_and_clear();
 
-        #[derive(Serialize)]
-        struct Row<'a> {
-            label: &'a str,
-            x: f64,
-            mean: f64,
-            min: f64,
-            max: f64,
-        }
-        let rows = lines.iter().flat_map(|line| {
-            line.points.iter().map(|p| Row {
-                label: &line.label,
-                x: p.x,
-                mean: p.mean,
-                min: p.min,
-                max: p.max,
-            })
-        });
-        results::write_csv(&dir.join(SUMMARY_FILE), rows)?;
-
-        let (x, y) = match curve {
-            Curve::TestError => ("epoch", "test error (%)"),
-            Curve::TrainMse => ("training samples seen", "training MSE (smoothed)"),
-        };
-        let series: Vec<Series> = lines
-            .iter()
-            .map(|l| Series {
-                label: &l.label,
-                points: &l.points,
-            })
-            .collect();
-        let title = format!(
-            "{} ({} seeds: mean, min-max band)",
-            study.title,
-            study.seeds.len()
-        );
-        plot::draw(
-            &dir.join(&study.name),
-            &Labels {
-                title: &title,
-                x,
-                y,
-            },
-            &series,
-        )?;
-
+        let dir = self.results_dir.join(&study.name);
+        write_curve_summary(&dir, &lines)?;
+        draw_curves(&dir, study, curves, &lines)?;
         Ok(StudyResult {
-            name: study.name.clone(),
-            title: study.title.clone(),
-            claim: study.claim.clone(),
-            discussion: study.discussion.clone(),
-            curve: Some(curve),
-            provenance: self.provenance(),
             lines,
-            table: Vec::new(),
             figure: Some(study.name.clone()),
+            ..self.result(study)
         })
     }
 
-    fn run_table(&self, study: &Study) -> Result<StudyResult> {
+    /// One line of a figure: the variant trained once per seed, each run's CSV written, the
+    /// curve's band over seeds.
+    fn run_variant(
+        &self,
+        study: &Study,
+        curves: &CurveStudy,
+        variant: &Variant,
+        bar: &ProgressBar,
+    ) -> Result<Line> {
         let dir = self.results_dir.join(&study.name);
+        let mut runs = Vec::new();
+        let mut values = Vec::new();
+        let mut xs = Vec::new();
+        for &seed in &curves.seeds {
+            let config = curves.variant_config(variant, seed)?;
+            bar.set_message(format!("{} (seed {seed})", variant.label));
+            let name = format!("{}-seed{seed}", slug(&variant.label));
+            let start = Instant::now();
+            let outcome = self.train(&config, &study.name, &name, bar)?;
+            let csv = format!("{RUNS_DIR}/{name}.csv");
+            results::write_csv(&dir.join(&csv), &outcome.epochs)?;
+            match curves.curve {
+                Curve::TestError => {
+                    xs = outcome.epochs.iter().map(|e| e.epoch as f64).collect();
+                    values.push(outcome.epochs.iter().map(|e| e.test_error).collect());
+                }
+                Curve::TrainMse => {
+                    let batches = format!("{RUNS_DIR}/{name}-batches.csv");
+                    results::write_csv(&dir.join(batches), &outcome.batches)?;
+                    xs = outcome
+                        .batches
+                        .iter()
+                        .map(|b| b.samples_seen as f64)
+                        .collect();
+                    let losses: Vec<f64> = outcome.batches.iter().map(|b| b.loss).collect();
+                    values.push(results::smoothed(&losses));
+                }
+            }
+            runs.push(RunSummary {
+                seed,
+                final_test_error: outcome.test.error_rate(),
+                final_train_loss: outcome.epochs.last().map_or(f64::NAN, |e| e.train_loss),
+                seconds: start.elapsed().as_secs_f64(),
+                csv,
+            });
+        }
+        Ok(Line {
+            label: variant.label.clone(),
+            settings: variant.set.clone(),
+            runs,
+            points: results::bands(&xs, &values),
+        })
+    }
+
+    /// A table: every protocol's rows, then the summary.
+    fn run_table(&self, study: &Study, table: &TableStudy) -> Result<StudyResult> {
         let steps = |c: &Classifier, p: &Protocol| match &c.model {
             Method::Cnn { set } => training_config(&set.then(&p.cnn), 0).map_or(1, |c| c.epochs),
             _ => 1,
         };
-        let runs_of = |p: &Protocol| {
-            study
-                .classifiers
-                .iter()
-                .filter(|c| skip_reason(p, c).is_none())
-                .map(|c| steps(c, p) * p.seeds.len())
-                .sum::<usize>()
-        };
-        let bar = self.bar(study.protocols.iter().map(runs_of).sum(), "steps");
-        let mut table = Vec::new();
-        for protocol in &study.protocols {
-            let mut rows: Vec<TableRow> = study
-                .classifiers
-                .iter()
-                .map(|c| TableRow {
-                    protocol: protocol.label.clone(),
-                    classifier: c.name.clone(),
-                    paper_error: c.paper_error,
-                    paper_preprocessing: c.paper_preprocessing.clone(),
-                    deskew: c.deskew,
-                    errors: Vec::new(),
-                    seeds: Vec::new(),
-                    chosen: Vec::new(),
-                    seconds: 0.0,
-                    skipped: skip_reason(protocol, c),
-                })
-                .collect();
-            for &seed in &protocol.seeds {
-                let data =
-                    self.data
-                        .clone()
-                        .subset(protocol.train_size, protocol.test_size, seed)?;
-                let mut cache: FeatureCache = [None, None];
-                for (classifier, row) in study.classifiers.iter().zip(&mut rows) {
-                    if row.skipped.is_some() {
-                        continue;
-                    }
-                    bar.set_message(format!("{} (seed {seed})", classifier.name));
-                    let start = Instant::now();
-                    let outcome = match &classifier.model {
-                        Method::NearestNeighbour {
-                            k,
-                            validation_fraction,
-                        } => {
-                            let (train, test) = features(&mut cache, &data, classifier.deskew)?;
-                            baselines::nearest_neighbour(train, test, k, *validation_fraction)?
-                        }
-                        Method::Svm {
-                            c,
-                            gamma,
-                            validation_fraction,
-                            max_train,
-                        } => {
-                            let (train, test) = features(&mut cache, &data, classifier.deskew)?;
-                            baselines::svm(train, test, c, gamma, *validation_fraction, *max_train)?
-                        }
-                        Method::Cnn { set } => {
-                            let mut settings = set.then(&protocol.cnn);
-                            settings.train_size = protocol.train_size;
-                            settings.test_size = protocol.test_size;
-                            settings.deskew = Some(classifier.deskew);
-                            let config = training_config(&settings, seed)?;
-                            let name = format!(
-                                "{}-{}-seed{seed}",
-                                slug(&protocol.label),
-                                slug(&classifier.name)
-                            );
-                            let outcome = self.train(&config, &study.name, &name, &bar)?;
-                            results::write_csv(
-                                &dir.join(RUNS_DIR).join(format!("{name}.csv")),
-                                &outcome.epochs,
-                            )?;
-                            BaselineOutcome {
-                                test_error: outcome.test.error_rate(),
-                                chosen: format!(
-                                    "{} epochs, batch {}, η = {}",
-                                    config.epochs, config.batch_size, config.learning_rate
-                                ),
-                            }
-                        }
-                    };
-                    // A network run advances the bar per epoch (its hook); a baseline is one step.
-                    if !matches!(classifier.model, Method::Cnn { .. }) {
-                        bar.inc(1);
-                    }
-                    row.errors.push(outcome.test_error);
-                    row.seeds.push(seed);
-                    row.chosen.push(outcome.chosen);
-                    row.seconds += start.elapsed().as_secs_f64();
-                }
-            }
-            table.extend(rows);
+        let total: usize = table
+            .protocols
+            .iter()
+            .flat_map(|p| {
+                table
+                    .classifiers
+                    .iter()
+                    .filter(|c| TableStudy::skip_reason(p, c).is_none())
+                    .map(move |c| steps(c, p) * p.seeds.len())
+            })
+            .sum();
+        let bar = self.bar(total, "steps");
+        let mut rows = Vec::new();
+        for protocol in &table.protocols {
+            rows.extend(self.run_protocol(study, table, protocol, &bar)?);
         }
         bar.finish_and_clear();
-
-        #[derive(Serialize)]
-        struct Row<'a> {
-            protocol: &'a str,
-            classifier: &'a str,
-            paper_error: Option<f64>,
-            mean: Option<f64>,
-            min: Option<f64>,
-            max: Option<f64>,
-            seeds: usize,
-            seconds: f64,
-            chosen: String,
-        }
-        let rows = table.iter().map(|r| {
-            let band: Option<Band> = r.error();
-            Row {
-                protocol: &r.protocol,
-                classifier: &r.classifier,
-                paper_error: r.paper_error,
-                mean: band.map(|b| b.mean),
-                min: band.map(|b| b.min),
-                max: band.map(|b| b.max),
-                seeds: r.errors.len(),
-                seconds: r.seconds,
-                chosen: r.chosen.join("; "),
-            }
-        });
-        results::write_csv(&dir.join(SUMMARY_FILE), rows)?;
-
+        write_table_summary(&self.results_dir.join(&study.name), &rows)?;
         Ok(StudyResult {
-            name: study.name.clone(),
-            title: study.title.clone(),
-            claim: study.claim.clone(),
-            discussion: study.discussion.clone(),
-            curve: None,
-            provenance: self.provenance(),
-            lines: Vec::new(),
-            table,
-            figure: None,
+            table: rows,
+            ..self.result(study)
         })
     }
-}
 
-/// Pixel rows of a protocol's training and test images, plain and deskewed, built at most once
-/// per seed and shared by the baselines.
-type FeatureCache = [Option<(Features, Features)>; 2];
-
-fn features<'a>(
-    cache: &'a mut FeatureCache,
-    data: &MnistSplits,
-    deskew: bool,
-) -> Result<&'a (Features, Features)> {
-    let slot = &mut cache[usize::from(deskew)];
-    if slot.is_none() {
-        *slot = Some((
-            Features::from_dataset(&data.train, deskew)?,
-            Features::from_dataset(&data.test, deskew)?,
-        ));
+    /// A protocol's rows: every classifier on every seed's subsets.
+    fn run_protocol(
+        &self,
+        study: &Study,
+        table: &TableStudy,
+        protocol: &Protocol,
+        bar: &ProgressBar,
+    ) -> Result<Vec<TableRow>> {
+        let mut rows: Vec<TableRow> = table
+            .classifiers
+            .iter()
+            .map(|c| TableRow {
+                protocol: protocol.label.clone(),
+                classifier: c.name.clone(),
+                paper_error: c.paper_error,
+                paper_preprocessing: c.paper_preprocessing.clone(),
+                deskew: c.deskew,
+                errors: Vec::new(),
+                seeds: Vec::new(),
+                chosen: Vec::new(),
+                seconds: 0.0,
+                skipped: TableStudy::skip_reason(protocol, c),
+            })
+            .collect();
+        for &seed in &protocol.seeds {
+            let data = self
+                .data
+                .clone()
+                .subset(protocol.train_size, protocol.test_size, seed)?;
+            let mut inputs = BaselineInputs::new(table, protocol);
+            for (classifier, row) in table.classifiers.iter().zip(&mut rows) {
+                if row.skipped.is_some() {
+                    continue;
+                }
+                bar.set_message(format!("{} (seed {seed})", classifier.name));
+                let start = Instant::now();
+                let outcome = self.run_classifier(
+                    study,
+                    protocol,
+                    classifier,
+                    seed,
+                    &data,
+                    &mut inputs,
+                    bar,
+                )?;
+                // A network run advances the bar per epoch (its hook); a baseline is one step.
+                if !matches!(classifier.model, Method::Cnn { .. }) {
+                    bar.inc(1);
+                }
+                row.errors.push(outcome.test_error);
+                row.seeds.push(seed);
+                row.chosen.push(outcome.chosen);
+                row.seconds += start.elapsed().as_secs_f64();
+            }
+        }
+        Ok(rows)
     }
-    Ok(slot.as_ref().expect("filled above"))
+
+    /// One classifier on one seed's subsets.
+    #[allow(clippy::too_many_arguments)]
+    fn run_classifier(
+        &self,
+        study: &Study,
+        protocol: &Protocol,
+        classifier: &Classifier,
+        seed: u64,
+        data: &MnistSplits,
+        inputs: &mut BaselineInputs,
+        bar: &ProgressBar,
+    ) -> Result<BaselineOutcome> {
+        match &classifier.model {
+            Method::NearestNeighbour {
+                k,
+                validation_fraction,
+            } => {
+                let (train, test, neighbours) = inputs.neighbours(data, classifier.deskew)?;
+                baselines::nearest_neighbour(train, test, neighbours, k, *validation_fraction)
+            }
+            Method::Svm {
+                c,
+                gamma,
+                validation_fraction,
+                max_train,
+                select_on,
+                solver,
+            } => {
+                let (train, test) = inputs.features(data, classifier.deskew)?;
+                let options = SvmOptions {
+                    cs: c,
+                    gammas: gamma,
+                    validation_fraction: *validation_fraction,
+                    max_train: *max_train,
+                    select_on: *select_on,
+                    solver: *solver,
+                };
+                baselines::svm(train, test, &options)
+            }
+            Method::Cnn { set } => {
+                let mut settings = set.then(&protocol.cnn);
+                settings.train_size = protocol.train_size;
+                settings.test_size = protocol.test_size;
+                settings.deskew = Some(classifier.deskew);
+                let config = training_config(&settings, seed)?;
+                let name = format!(
+                    "{}-{}-seed{seed}",
+                    slug(&protocol.label),
+                    slug(&classifier.name)
+                );
+                let outcome = self.train(&config, &study.name, &name, bar)?;
+                let csv = self
+                    .results_dir
+                    .join(&study.name)
+                    .join(RUNS_DIR)
+                    .join(format!("{name}.csv"));
+                results::write_csv(&csv, &outcome.epochs)?;
+                Ok(BaselineOutcome {
+                    test_error: outcome.test.error_rate(),
+                    chosen: format!(
+                        "{} epochs, batch {}, η = {}",
+                        config.epochs, config.batch_size, config.learning_rate
+                    ),
+                })
+            }
+        }
+    }
 }
 
-fn skip_reason(protocol: &Protocol, classifier: &Classifier) -> Option<String> {
-    protocol
-        .skip
+/// What the baselines of one protocol and seed share, each built at most once: the pixel rows
+/// (plain and deskewed) and the test images' nearest training images (one search, with the
+/// largest k of the nearest-neighbour classifiers, serves 1-NN and k-NN).
+struct BaselineInputs {
+    features: [Option<(Features, Features)>; 2],
+    neighbours: [Option<Neighbours>; 2],
+    /// The largest k of the protocol's nearest-neighbour classifiers, plain and deskewed.
+    k_max: [usize; 2],
+}
+
+impl BaselineInputs {
+    fn new(table: &TableStudy, protocol: &Protocol) -> Self {
+        let mut k_max = [0; 2];
+        for classifier in &table.classifiers {
+            if let (Method::NearestNeighbour { k, .. }, None) = (
+                &classifier.model,
+                TableStudy::skip_reason(protocol, classifier),
+            ) {
+                let slot = &mut k_max[usize::from(classifier.deskew)];
+                *slot = (*slot).max(k.iter().copied().max().unwrap_or(1));
+            }
+        }
+        Self {
+            features: [None, None],
+            neighbours: [None, None],
+            k_max,
+        }
+    }
+
+    fn features(&mut self, data: &MnistSplits, deskew: bool) -> Result<(&Features, &Features)> {
+        let slot = &mut self.features[usize::from(deskew)];
+        if slot.is_none() {
+            *slot = Some((
+                Features::from_dataset(&data.train, deskew)?,
+                Features::from_dataset(&data.test, deskew)?,
+            ));
+        }
+        let (train, test) = slot.as_ref().expect("filled above");
+        Ok((train, test))
+    }
+
+    fn neighbours(
+        &mut self,
+        data: &MnistSplits,
+        deskew: bool,
+    ) -> Result<(&Features, &Features, &Neighbours)> {
+        let i = usize::from(deskew);
+        self.features(data, deskew)?;
+        let (train, test) = self.features[i].as_ref().expect("built above");
+        let neighbours = self.neighbours[i]
+            .get_or_insert_with(|| Neighbours::search(train, test, self.k_max[i]));
+        Ok((train, test, neighbours))
+    }
+}
+
+/// `summary.csv` of a figure: per line and x, the mean and the band over seeds.
+fn write_curve_summary(dir: &std::path::Path, lines: &[Line]) -> Result<()> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        label: &'a str,
+        x: f64,
+        mean: f64,
+        min: f64,
+        max: f64,
+    }
+    let rows = lines.iter().flat_map(|line| {
+        line.points.iter().map(|p| Row {
+            label: &line.label,
+            x: p.x,
+            mean: p.mean,
+            min: p.min,
+            max: p.max,
+        })
+    });
+    results::write_csv(&dir.join(SUMMARY_FILE), rows)
+}
+
+/// The figure, as PNG and SVG.
+fn draw_curves(
+    dir: &std::path::Path,
+    study: &Study,
+    curves: &CurveStudy,
+    lines: &[Line],
+) -> Result<()> {
+    let (x, y) = match curves.curve {
+        Curve::TestError => ("epoch", "test error (%)"),
+        Curve::TrainMse => ("training samples seen", "training MSE (smoothed)"),
+    };
+    let series: Vec<Series> = lines
         .iter()
-        .find(|s| s.classifier == classifier.name)
-        .map(|s| s.reason.clone())
+        .map(|l| Series {
+            label: &l.label,
+            points: &l.points,
+        })
+        .collect();
+    let title = format!(
+        "{} ({} seeds: mean, min-max band)",
+        study.title,
+        curves.seeds.len()
+    );
+    plot::draw(
+        &dir.join(&study.name),
+        &Labels {
+            title: &title,
+            x,
+            y,
+        },
+        &series,
+    )
+}
+
+/// `summary.csv` of a table: per row, the errors over seeds and what was chosen.
+fn write_table_summary(dir: &std::path::Path, table: &[TableRow]) -> Result<()> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        protocol: &'a str,
+        classifier: &'a str,
+        paper_error: Option<f64>,
+        mean: Option<f64>,
+        min: Option<f64>,
+        max: Option<f64>,
+        seeds: usize,
+        seconds: f64,
+        chosen: String,
+    }
+    let rows = table.iter().map(|r| {
+        let band: Option<Band> = r.error();
+        Row {
+            protocol: &r.protocol,
+            classifier: &r.classifier,
+            paper_error: r.paper_error,
+            mean: band.map(|b| b.mean),
+            min: band.map(|b| b.min),
+            max: band.map(|b| b.max),
+            seeds: r.errors.len(),
+            seconds: r.seconds,
+            chosen: r.chosen.join("; "),
+        }
+    });
+    results::write_csv(&dir.join(SUMMARY_FILE), rows)
 }

@@ -97,8 +97,14 @@ pub enum Method {
         /// Fraction of the training set held out to choose C and γ.
         #[serde(default = "default_validation")]
         validation_fraction: f64,
-        /// Train on at most this many images (the dense kernel matrix grows as n²).
+        /// Train on at most this many images (linfa's dense kernel matrix grows as n²).
         max_train: Option<usize>,
+        /// Choose C and γ on the first this many training images (their last
+        /// `validation_fraction` held out) rather than on all of them.
+        select_on: Option<usize>,
+        /// Which implementation fits the SVMs.
+        #[serde(default)]
+        solver: SvmSolver,
     },
     /// The paper's network, trained with these settings.
     Cnn {
@@ -106,6 +112,18 @@ pub enum Method {
         #[serde(default)]
         set: Settings,
     },
+}
+
+/// An SVM implementation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SvmSolver {
+    /// linfa-svm, one-vs-rest with Platt scaling: a dense n² kernel matrix, so small sets only.
+    #[default]
+    Linfa,
+    /// libsvm (Debian's `libsvm-tools`: `svm-train`, `svm-predict`): SMO with a kernel cache
+    /// and shrinking, one-vs-one; scales to full MNIST.
+    Libsvm,
 }
 
 fn default_validation() -> f64 {
@@ -131,8 +149,7 @@ pub struct Classifier {
 }
 
 /// One study: a figure or a table of the paper.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Study {
     /// File-name-safe name; results go to `<results>/<name>/`.
     pub name: String,
@@ -142,83 +159,143 @@ pub struct Study {
     pub claim: String,
     /// Our reading of the measured results against the claim (written after running; the
     /// report places it under the measured numbers).
-    #[serde(default)]
     pub discussion: String,
-    /// Curve studies: what to plot.
-    pub curve: Option<Curve>,
-    /// Curve studies: seeds, one run per variant and seed.
-    #[serde(default)]
+    /// A figure's curves or a table's rows.
+    pub kind: StudyKind,
+}
+
+/// What a study measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StudyKind {
+    /// Curves of a figure: the network trained per variant and seed.
+    Curves(CurveStudy),
+    /// Rows of a table: classifiers on data protocols.
+    Table(TableStudy),
+}
+
+/// A figure: one curve per variant, each the mean (and min-max band) over seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurveStudy {
+    /// What to plot.
+    pub curve: Curve,
+    /// One run per variant and seed.
     pub seeds: Vec<u64>,
-    /// Curve studies: settings shared by all variants.
-    #[serde(default)]
+    /// Settings shared by all variants.
     pub base: Settings,
-    /// Curve studies: the lines.
-    #[serde(default, rename = "variant")]
+    /// The lines.
     pub variants: Vec<Variant>,
-    /// Table studies: data protocols.
-    #[serde(default, rename = "protocol")]
+}
+
+/// A table: classifiers × data protocols.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableStudy {
+    /// Data protocols.
     pub protocols: Vec<Protocol>,
-    /// Table studies: classifiers.
-    #[serde(default, rename = "classifier")]
+    /// Classifiers.
     pub classifiers: Vec<Classifier>,
+}
+
+/// A definition file as written: both kinds' fields, checked and sorted into a [`Study`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyFile {
+    name: String,
+    title: String,
+    claim: String,
+    #[serde(default)]
+    discussion: String,
+    curve: Option<Curve>,
+    #[serde(default)]
+    seeds: Vec<u64>,
+    #[serde(default)]
+    base: Settings,
+    #[serde(default, rename = "variant")]
+    variants: Vec<Variant>,
+    #[serde(default, rename = "protocol")]
+    protocols: Vec<Protocol>,
+    #[serde(default, rename = "classifier")]
+    classifiers: Vec<Classifier>,
 }
 
 impl Study {
     /// Reads and checks a definition file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
-        let study: Study = toml::from_str(&text).map_err(|e| ExperimentError::Definition {
+        let invalid = |reason: String| ExperimentError::Definition {
             path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        study
-            .check()
-            .map_err(|reason| ExperimentError::Definition {
-                path: path.to_path_buf(),
-                reason,
-            })?;
-        Ok(study)
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
+        let file: StudyFile = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        Study::try_from(file).map_err(invalid)
     }
 
-    /// Whether this is a table study (else a curve study).
-    pub fn is_table(&self) -> bool {
-        !self.classifiers.is_empty()
+    /// The study's curves, if it is a figure.
+    pub fn curves(&self) -> Option<&CurveStudy> {
+        match &self.kind {
+            StudyKind::Curves(curves) => Some(curves),
+            StudyKind::Table(_) => None,
+        }
     }
+}
 
+impl TryFrom<StudyFile> for Study {
+    type Error = String;
+
+    /// Checks everything that can be checked before any work, naming the field.
+    fn try_from(file: StudyFile) -> std::result::Result<Self, String> {
+        let safe = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if file.name.is_empty() || !file.name.chars().all(safe) {
+            return Err(format!(
+                "name: expected letters, digits, '_' or '-', found {:?}",
+                file.name
+            ));
+        }
+        let kind = match (file.classifiers.is_empty(), file.variants.is_empty()) {
+            (false, false) => {
+                return Err("give either [[variant]] or [[classifier]], not both".into());
+            }
+            (true, true) => {
+                return Err("no [[variant]] (curve study) or [[classifier]] (table study)".into());
+            }
+            (true, false) => {
+                let curve = file
+                    .curve
+                    .ok_or("curve: expected \"test_error\" or \"train_mse\"")?;
+                let curves = CurveStudy {
+                    curve,
+                    seeds: file.seeds,
+                    base: file.base,
+                    variants: file.variants,
+                };
+                curves.check()?;
+                StudyKind::Curves(curves)
+            }
+            (false, true) => {
+                let table = TableStudy {
+                    protocols: file.protocols,
+                    classifiers: file.classifiers,
+                };
+                table.check()?;
+                StudyKind::Table(table)
+            }
+        };
+        Ok(Study {
+            name: file.name,
+            title: file.title,
+            claim: file.claim,
+            discussion: file.discussion,
+            kind,
+        })
+    }
+}
+
+impl CurveStudy {
     /// The training configuration of `variant` with `seed`.
     pub fn variant_config(&self, variant: &Variant, seed: u64) -> lenet::Result<TrainingConfig> {
         training_config(&self.base.then(&variant.set), seed)
     }
 
-    /// Checks everything that can be checked before any work, naming the field.
     fn check(&self) -> std::result::Result<(), String> {
-        let safe = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-        if self.name.is_empty() || !self.name.chars().all(safe) {
-            return Err(format!(
-                "name: expected letters, digits, '_' or '-', found {:?}",
-                self.name
-            ));
-        }
-        match (self.is_table(), self.variants.is_empty()) {
-            (true, false) => {
-                return Err("give either [[variant]] or [[classifier]], not both".into());
-            }
-            (false, true) => {
-                return Err("no [[variant]] (curve study) or [[classifier]] (table study)".into());
-            }
-            _ => {}
-        }
-        if self.is_table() {
-            self.check_table()
-        } else {
-            self.check_curves()
-        }
-    }
-
-    fn check_curves(&self) -> std::result::Result<(), String> {
-        if self.curve.is_none() {
-            return Err("curve: expected \"test_error\" or \"train_mse\"".into());
-        }
         check_seeds("seeds", &self.seeds)?;
         let mut labels = std::collections::HashSet::new();
         for variant in &self.variants {
@@ -230,8 +307,10 @@ impl Study {
         }
         Ok(())
     }
+}
 
-    fn check_table(&self) -> std::result::Result<(), String> {
+impl TableStudy {
+    fn check(&self) -> std::result::Result<(), String> {
         if self.protocols.is_empty() {
             return Err("no [[protocol]]".into());
         }
@@ -266,6 +345,8 @@ impl Study {
                     gamma,
                     validation_fraction,
                     max_train,
+                    select_on,
+                    ..
                 } => {
                     let positive =
                         |v: &[f64]| !v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0);
@@ -274,6 +355,9 @@ impl Study {
                     }
                     if *max_train == Some(0) {
                         return fail("max_train: expected at least 1".into());
+                    }
+                    if select_on.is_some_and(|n| n < 10) {
+                        return fail("select_on: expected at least 10 images".into());
                     }
                     check_fraction(*validation_fraction, c.len() * gamma.len() > 1)
                         .or_else(&fail)?;
@@ -287,6 +371,15 @@ impl Study {
             }
         }
         Ok(())
+    }
+
+    /// Why `classifier` is not run on `protocol`, if it is not.
+    pub fn skip_reason(protocol: &Protocol, classifier: &Classifier) -> Option<String> {
+        protocol
+            .skip
+            .iter()
+            .find(|s| s.classifier == classifier.name)
+            .map(|s| s.reason.clone())
     }
 }
 

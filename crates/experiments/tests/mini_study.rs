@@ -74,7 +74,7 @@ model = { method = "svm", c = [1.0, 10.0], gamma = [0.05], max_train = 200 }
 [[classifier]]
 name = "CNN"
 paper_error = 0.98
-model = { method = "cnn", set = { epochs = 2, batch_size = 20 } }
+model = { method = "cnn", set = { epochs = 40, batch_size = 10 } }
 "#;
 
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
@@ -219,18 +219,14 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
             row.protocol
         );
         for error in &row.errors {
-            if row.classifier == "CNN" {
-                // 30 SGD steps: still on the plateau at the start of training, anything goes.
-                assert!((0.0..=100.0).contains(error));
-            } else {
-                // Far better than chance (90 %) even at this size.
-                assert!(
-                    *error < 60.0,
-                    "{} on {}: {error} %",
-                    row.classifier,
-                    row.protocol
-                );
-            }
+            // Far better than chance (90 %) even at this size; the CNN's 1200 SGD steps take
+            // it well past the plateau at the class prior.
+            assert!(
+                *error < 60.0,
+                "{} on {}: {error} %",
+                row.classifier,
+                row.protocol
+            );
         }
     }
     // The CNN's table entry is its run's last epoch.
@@ -240,8 +236,8 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
         .find(|r| r.classifier == "CNN" && r.protocol == "400 / 100")
         .unwrap();
     let (_, epochs) = read_csv(&results.join("mini_table/runs/400-100-cnn-seed1.csv"));
-    assert_eq!(epochs.len(), 2);
-    assert!((number(&epochs[1][4]) - cnn.errors[0]).abs() < 1e-6);
+    assert_eq!(epochs.len(), 40);
+    assert!((number(&epochs[39][4]) - cnn.errors[0]).abs() < 1e-6);
     let (header, rows) = read_csv(&results.join("mini_table/summary.csv"));
     assert_eq!(header[..3], ["protocol", "classifier", "paper_error"]);
     assert_eq!(rows.len(), 8);
@@ -306,8 +302,8 @@ fn the_committed_definitions_are_valid() {
     assert!(paths.len() >= 5, "{paths:?}");
     for path in paths {
         let study = Study::load(&path).unwrap();
-        if !study.is_table() {
-            assert!(study.seeds.len() >= 3, "{}: at least 3 seeds", study.name);
+        if let Some(curves) = study.curves() {
+            assert!(curves.seeds.len() >= 3, "{}: at least 3 seeds", study.name);
         }
     }
 }

@@ -1,41 +1,37 @@
-//! "Another burn app": loads a model written by `trainer` and evaluates it on MNIST's test
-//! split, using only burn and this crate's public model type.
+//! "Another burn app": loads a model written by `trainer` with burn's own record API and
+//! evaluates it on MNIST's test split with plain tensor operations.
 //!
 //! ```sh
 //! cargo run --release --example load_checkpoint -- runs/lenet ../shared/data/mnist
 //! ```
 //!
 //! The folder must hold `config.json` and `model.bpk`; the test images are read from the MNIST
-//! folder given second.
+//! folder given second, prepared as the run's configuration says (deskewed or not).
 
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use lenet::model::LeNetConfig;
+use lenet::TrainingConfig;
+use lenet::data::MnistSplits;
 
 fn main() {
-    let dir = std::env::args()
-        .nth(1)
-        .expect("usage: load_checkpoint ARTIFACT_DIR MNIST_DIR");
+    let usage = "usage: load_checkpoint ARTIFACT_DIR MNIST_DIR";
+    let dir = std::env::args().nth(1).expect(usage);
+    let mnist = std::env::args().nth(2).expect(usage);
     let dir = std::path::Path::new(&dir);
-    let mnist = std::env::args()
-        .nth(2)
-        .expect("usage: load_checkpoint ARTIFACT_DIR MNIST_DIR");
 
-    // The network's shape is the "model" part of the training configuration.
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("config.json"))
-            .expect("config.json is JSON");
-    let config: LeNetConfig =
-        serde_json::from_value(config["model"].clone()).expect("a LeNet configuration");
-
+    // The network's shape and the preprocessing come from the run's configuration.
+    let config = TrainingConfig::load_from(dir).expect("config.json");
     let device = Device::flex();
     let record = ModuleRecord::load(dir.join("model.bpk")).expect("model.bpk");
-    let model = config.init(&device).load_record(record);
+    let model = config.model.init(&device).load_record(record);
 
-    let test = lenet::data::MnistSplits::from_dir(std::path::Path::new(&mnist))
-        .expect("MNIST files")
-        .test;
+    let data = MnistSplits::from_dir(std::path::Path::new(&mnist)).expect("MNIST files");
+    let test = if config.deskews() {
+        data.deskewed().expect("deskewed images").test
+    } else {
+        data.test
+    };
     let mut correct = 0;
     let indices: Vec<usize> = (0..test.len()).collect();
     for chunk in indices.chunks(1000) {

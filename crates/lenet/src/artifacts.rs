@@ -257,3 +257,67 @@ pub fn check_restorable<M: Module>(artifact_dir: &Path, epoch: usize, module: M)
     LrSchedulerRecord::load(scheduler_path.clone()).map_err(unreadable(scheduler_path))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    #[test]
+    fn a_resume_removes_partial_files_and_finds_the_last_complete_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        let checkpoints = run.join(CHECKPOINT_DIR);
+        for epoch in [1, 2] {
+            for kind in KINDS {
+                touch(&checkpoints.join(format!("{kind}-{epoch}.bpk")));
+            }
+        }
+        // Epoch 3 was being written when the run was killed: one file done, one half-written.
+        touch(&checkpoints.join("model-3.bpk"));
+        touch(&checkpoints.join("optim-3.bpk.tmp"));
+        touch(&run.join("model.bpk.tmp"));
+        touch(&run.join(CONFIG_FILE));
+
+        assert_eq!(last_checkpoint(run), Some(2));
+        assert_eq!(prepare(run, StartMode::Resume).unwrap(), Some(2));
+        assert!(!checkpoints.join("optim-3.bpk.tmp").exists());
+        assert!(!run.join("model.bpk.tmp").exists());
+        // Complete files are never touched.
+        assert!(checkpoints.join("model-3.bpk").exists() && run.join(CONFIG_FILE).exists());
+        assert!(describe_kept(run).contains("epoch 2"));
+    }
+
+    #[test]
+    fn a_fresh_run_refuses_a_previous_one_and_an_overwrite_clears_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        touch(&run.join(MODEL_FILE));
+        touch(&run.join(CHECKPOINT_DIR).join("model-1.bpk"));
+        touch(&run.join("experiment.log"));
+        let refused = prepare(run, StartMode::Fresh).unwrap_err().to_string();
+        assert!(refused.contains("--overwrite"), "{refused}");
+        assert!(run.join(MODEL_FILE).exists());
+        assert_eq!(prepare(run, StartMode::Overwrite).unwrap(), None);
+        assert!(std::fs::read_dir(run).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn an_atomic_write_that_fails_leaves_the_previous_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bpk");
+        std::fs::write(&path, b"previous").unwrap();
+        let failed = write_atomically(&path, |tmp| {
+            std::fs::write(tmp, b"half").unwrap();
+            Err("disk full")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"previous");
+        write_atomically(&path, |tmp| std::fs::write(tmp, b"new")).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+}

@@ -307,3 +307,47 @@ pub fn describe(config: &LeNetConfig, net: &LeNet) -> String {
         k = config.kernel_size,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outputs that put all their weight on `class`.
+    fn sure(class: usize) -> Vec<f32> {
+        (0..NUM_CLASSES)
+            .map(|c| if c == class { 0.9 } else { 0.1 })
+            .collect()
+    }
+
+    #[test]
+    fn errors_per_class_and_the_confusion_matrix_count_each_image_once() {
+        let mut result = Evaluation::new();
+        // Class 3: 4 images, one read as 8. Class 8: 1 image, right. Class 0: 2, both wrong.
+        let (targets, predicted) = ([3, 3, 3, 3, 8, 0, 0], [3, 3, 8, 3, 8, 6, 9]);
+        let outputs: Vec<f32> = predicted.iter().flat_map(|&p| sure(p)).collect();
+        result.add(&outputs, &targets);
+        assert_eq!((result.total, result.errors), (7, 3));
+        assert!((result.error_rate() - 300.0 / 7.0).abs() < 1e-9);
+        let rates = result.class_error_rates();
+        assert_eq!((rates[3], rates[8], rates[0]), (25.0, 0.0, 100.0));
+        assert!(rates[5].is_nan(), "no image of class 5");
+        assert_eq!(result.confusion[3][8], 1);
+        assert_eq!(result.confusion[0][6] + result.confusion[0][9], 2);
+        let csv = result.confusion_csv();
+        assert_eq!(csv.lines().count(), 11);
+        assert!(
+            csv.lines()
+                .nth(4)
+                .unwrap()
+                .starts_with("3,0,0,0,3,0,0,0,0,1,0")
+        );
+        // ½‖t − y‖² of a right answer: ½(0.1² + 8·0.1²) = 0.05; of a wrong one 0.85.
+        assert!((result.mse - (4.0 * 0.05 + 3.0 * 0.85) / 7.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_equal_values() {
+        assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.2]), 1);
+        assert_eq!(argmax(&[0.3]), 0);
+    }
+}

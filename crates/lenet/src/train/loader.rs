@@ -121,3 +121,53 @@ impl<I, O> DataLoaderIterator<O> for EpochIterator<I, O> {
         Progress::new(self.position, self.dataset.len(), Some("items".into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::data::dataset::InMemDataset;
+
+    use super::*;
+
+    /// Batches of the item numbers themselves.
+    #[derive(Clone)]
+    struct Numbers;
+
+    impl Batcher<usize, Vec<usize>> for Numbers {
+        fn batch(&self, items: Vec<usize>, _: &Device) -> Vec<usize> {
+            items
+        }
+    }
+
+    fn epochs(first_epoch: usize, count: usize) -> Vec<Vec<Vec<usize>>> {
+        let loader = EpochShuffledLoader::new(
+            Arc::new(InMemDataset::new((0..10).collect::<Vec<usize>>())),
+            Arc::new(Numbers),
+            4,
+            42,
+            first_epoch,
+            Device::flex(),
+        );
+        (0..count)
+            .map(|_| loader.iter().map(|batch| batch.unwrap()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn each_epoch_is_a_permutation_in_batches() {
+        for epoch in epochs(1, 3) {
+            assert_eq!(epoch.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 2]);
+            let mut seen: Vec<usize> = epoch.concat();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_order_depends_on_the_epoch_alone() {
+        let straight = epochs(1, 3);
+        assert_ne!(straight[0], straight[1], "epochs are reshuffled");
+        // A loader started at epoch 3 (a resumed run) sees what an uninterrupted one sees.
+        assert_eq!(epochs(3, 1)[0], straight[2]);
+        assert_eq!(epochs(1, 1)[0], straight[0]);
+    }
+}
