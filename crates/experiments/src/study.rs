@@ -168,7 +168,7 @@ pub struct Study {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StudyKind {
     /// Curves of a figure: the network trained per variant and seed.
-    Curves(CurveStudy),
+    Curves(Box<CurveStudy>),
     /// Rows of a table: classifiers on data protocols.
     Table(TableStudy),
 }
@@ -268,7 +268,7 @@ impl TryFrom<StudyFile> for Study {
                     variants: file.variants,
                 };
                 curves.check()?;
-                StudyKind::Curves(curves)
+                StudyKind::Curves(Box::new(curves))
             }
             (false, true) => {
                 let table = TableStudy {

@@ -22,11 +22,51 @@ pub const MODEL_FILE: &str = "model.bpk";
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 /// The confusion matrix `trainer eval` writes beside a model.
 pub const CONFUSION_FILE: &str = "confusion.csv";
+/// The final model's results on the test split, written beside it at the end of training.
+pub const EVALUATION_FILE: &str = "evaluation.json";
+
+/// What `evaluation.json` holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedEvaluation {
+    /// Test error, %.
+    pub test_error: f64,
+    /// Mean `½‖t − y‖²` on the test split.
+    pub test_mse: f64,
+    /// Test images.
+    pub test_images: usize,
+    /// Epochs trained.
+    pub epochs: usize,
+}
+
+impl SavedEvaluation {
+    /// Writes it into the artifact folder `dir`, atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(EVALUATION_FILE);
+        let text = serde_json::to_string_pretty(self).expect("an evaluation serialises");
+        write_atomically(&path, |tmp| std::fs::write(tmp, &text))
+            .map_err(|e| LenetError::io(&path, e))
+    }
+
+    /// Reads it from the artifact folder `dir`, if there is one.
+    pub fn load(dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join(EVALUATION_FILE);
+        match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LenetError::io(&path, e)),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| LenetError::Artifact {
+                    path,
+                    reason: format!("not an evaluation: {e}"),
+                }),
+        }
+    }
+}
 /// The three files burn-train writes per epoch: `{kind}-{epoch}.bpk`.
 const KINDS: [&str; 3] = ["model", "optim", "scheduler"];
 /// What burn-train's file loggers wrote into artifact folders before this project replaced
-/// them; an overwritten run loses them too.
-const OLD_LOGS: [&str; 3] = ["train", "valid", "experiment.log"];
+/// them, and the evaluation; an overwritten run loses them too.
+const OLD_LOGS: [&str; 4] = ["train", "valid", "experiment.log", EVALUATION_FILE];
 
 /// How a run treats its artifact folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifacts::CONFIG_FILE;
 use crate::data::MnistSplits;
+use crate::data::augment::Augment;
 use crate::error::{self, LenetError};
 use crate::model::{LeNetConfig, Subsampling};
 
@@ -45,6 +46,53 @@ pub struct TrainingConfig {
     /// Weights to start from instead of the random initialisation (`.bpk`, `.safetensors`,
     /// `.pt`).
     pub init_from: Option<String>,
+    /// SGD momentum μ (`None`: 0, plain SGD as in the paper). Like every setting added after
+    /// the first release, an `Option` so that older `config.json` files still load.
+    pub momentum: Option<f64>,
+    /// How the learning rate changes over the run (`None`: constant, as in the paper).
+    pub schedule: Option<Schedule>,
+    /// Random distortions of the training images, new every epoch (`None`: none).
+    pub augment: Option<Augment>,
+    /// How the initial weights are drawn (`None`: the toolbox's).
+    pub init: Option<Init>,
+    /// Hold out the last this many training images and test on them instead of the test
+    /// split: a validation run, for choosing settings without looking at the test set.
+    pub holdout: Option<usize>,
+}
+
+/// How the initial weights are drawn: uniform in `±gain·sqrt(6/(fan_in + fan_out))`, biases 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// Gain 1, as the MATLAB toolbox the paper's network comes from (and Glorot and Bengio's
+    /// bound for tanh units).
+    #[default]
+    Toolbox,
+    /// Gain 4, Glorot and Bengio's (2010) bound for logistic sigmoid units, whose slope at 0 is
+    /// ¼: the signal keeps its scale through the layers instead of shrinking ~16x per layer.
+    Logistic,
+}
+
+impl Init {
+    /// The factor on the toolbox's bound.
+    pub fn gain(self) -> f64 {
+        match self {
+            Init::Toolbox => 1.0,
+            Init::Logistic => 4.0,
+        }
+    }
+}
+
+/// How the learning rate changes over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// η throughout (the paper's).
+    #[default]
+    Constant,
+    /// From η down to η/100 along a half cosine over all the run's steps (burn's
+    /// `CosineAnnealingLrScheduler`; it needs η ≤ 1).
+    Cosine,
 }
 
 impl Default for TrainingConfig {
@@ -79,7 +127,41 @@ impl TrainingConfig {
                 "a finite number >= 0",
             ));
         }
+        if !(0.0..1.0).contains(&self.momentum()) {
+            return Err(LenetError::invalid(
+                "momentum",
+                self.momentum(),
+                "a number in [0, 1)",
+            ));
+        }
+        if self.schedule() == Schedule::Cosine && self.learning_rate > 1.0 {
+            return Err(LenetError::invalid(
+                "lr",
+                self.learning_rate,
+                "at most 1 with --schedule cosine (burn's cosine scheduler)",
+            ));
+        }
         Ok(())
+    }
+
+    /// SGD momentum (0 when not set).
+    pub fn momentum(&self) -> f64 {
+        self.momentum.unwrap_or(0.0)
+    }
+
+    /// The learning-rate schedule (constant when not set).
+    pub fn schedule(&self) -> Schedule {
+        self.schedule.unwrap_or_default()
+    }
+
+    /// The training images' distortions (none when not set).
+    pub fn augment(&self) -> Augment {
+        self.augment.unwrap_or_default()
+    }
+
+    /// The initialisation (the toolbox's when not set).
+    pub fn init(&self) -> Init {
+        self.init.unwrap_or_default()
     }
 
     /// [`Self::validate`], and the settings that depend on the data: the batch must fit in
@@ -104,6 +186,10 @@ impl TrainingConfig {
     /// The data this configuration trains and tests on: its random subsets of `data`,
     /// deskewed when it says so.
     pub fn prepare_data(&self, data: MnistSplits) -> error::Result<MnistSplits> {
+        let data = match self.holdout {
+            Some(n) => data.hold_out(n)?,
+            None => data,
+        };
         let data = data.subset(self.train_size, self.test_size, self.seed)?;
         if self.deskews() {
             data.deskewed()
@@ -167,6 +253,22 @@ pub struct TrainingOverrides {
     /// Start from these weights (.bpk, .safetensors or PyTorch .pt/.pth) instead of random ones.
     #[arg(long, value_name = "FILE")]
     pub init_from: Option<PathBuf>,
+    /// SGD momentum μ (0: plain SGD, the paper's).
+    #[arg(long, value_name = "MU")]
+    pub momentum: Option<f64>,
+    /// How the learning rate changes over the run.
+    #[arg(long, value_enum)]
+    pub schedule: Option<Schedule>,
+    /// Random distortions of the training images, new every epoch.
+    #[arg(long, value_enum)]
+    pub augment: Option<Augment>,
+    /// How the initial weights are drawn.
+    #[arg(long, value_enum)]
+    pub init: Option<Init>,
+    /// Validation run: hold out the last N training images and test on them (the test split
+    /// is not used).
+    #[arg(long, value_name = "N")]
+    pub holdout: Option<usize>,
 }
 
 impl TrainingOverrides {
@@ -194,6 +296,11 @@ impl TrainingOverrides {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .or(config.init_from),
+            momentum: self.momentum.or(config.momentum),
+            schedule: self.schedule.or(config.schedule),
+            augment: self.augment.or(config.augment),
+            init: self.init.or(config.init),
+            holdout: self.holdout.or(config.holdout),
         }
     }
 

@@ -11,7 +11,7 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::artifacts::{self, CONFIG_FILE};
+use crate::artifacts::{self, CONFIG_FILE, SavedEvaluation};
 use crate::backend;
 use crate::config::TrainingConfig;
 use crate::data::{DigitBatcher, DigitDataset, MnistSplits, deskew, scaled_pixels};
@@ -224,6 +224,8 @@ pub struct TrainedModel {
     pub path: PathBuf,
     /// Where it runs.
     pub device: Device,
+    /// Its results on the test split, when its run saved them (`evaluation.json`).
+    pub evaluation: Option<SavedEvaluation>,
     /// The weights in [`crate::fused`]'s layout, on the CPU backends (read once: predictions
     /// then touch no burn tensor).
     host: Option<HostNet>,
@@ -244,7 +246,9 @@ impl TrainedModel {
         };
         config.model.feature_sizes()?;
         let net = weights::load(config.model.init(device), &path)?;
-        Ok(Self::new(config, net, path, device))
+        let mut model = Self::new(config, net, path.clone(), device);
+        model.evaluation = SavedEvaluation::load(folder)?;
+        Ok(model)
     }
 
     /// A network already in memory, with its configuration.
@@ -255,6 +259,7 @@ impl TrainedModel {
             net,
             path,
             device: device.clone(),
+            evaluation: None,
             host,
         }
     }
@@ -272,7 +277,12 @@ impl TrainedModel {
     /// Predictions for images in MNIST form (see [`crate::data::image`]), prepared first.
     pub fn predict(&self, images: Vec<Vec<u8>>) -> Vec<Prediction> {
         let images: Vec<Vec<u8>> = images.into_iter().map(|p| self.prepare(p)).collect();
-        predict_with(&self.net, self.host.as_ref(), &images, &self.device)
+        self.predict_prepared(&images)
+    }
+
+    /// Predictions for images already [prepared](Self::prepare).
+    pub fn predict_prepared(&self, images: &[Vec<u8>]) -> Vec<Prediction> {
+        predict_with(&self.net, self.host.as_ref(), images, &self.device)
     }
 
     /// Results on the test split of `data`, prepared as the network was trained.

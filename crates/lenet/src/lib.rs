@@ -30,7 +30,7 @@ pub mod train;
 pub mod weights;
 
 pub use backend::Backend;
-pub use config::{TrainingConfig, TrainingOverrides};
+pub use config::{Init, Schedule, TrainingConfig, TrainingOverrides};
 pub use error::{LenetError, Result};
 pub use eval::{Evaluation, TrainedModel};
 pub use model::{LeNet, LeNetConfig, Subsampling};

@@ -2,6 +2,7 @@
 //! trained models, classifies images, and measures its own speed.
 
 mod bench;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ enum Command {
     Export(ExportArgs),
     /// Measure training and inference speed and memory (a table, and JSON with --json).
     Bench(bench::BenchArgs),
+    /// Serve a web page to draw a digit and watch the network read it, and its JSON API.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -291,6 +294,7 @@ fn main() -> ExitCode {
         Some(Command::Predict(args)) => predict(args),
         Some(Command::Export(args)) => export(args),
         Some(Command::Bench(args)) => bench::run(args).map(|()| Outcome::Finished),
+        Some(Command::Serve(args)) => serve::run(args).map(|()| Outcome::Finished),
         None => train(&cli.train),
     };
     match result {

@@ -29,10 +29,19 @@ fn unreadable(path: &Path, found: String) -> LenetError {
 /// Reads an image file and converts it to MNIST form: [`PIXELS`](crate::mnist::PIXELS) grey
 /// levels, light digit on black.
 pub fn load_digit(path: &Path) -> Result<Vec<u8>> {
-    let mut reader = ImageReader::open(path)
-        .map_err(|e| LenetError::io(path, e))?
+    let bytes = std::fs::read(path).map_err(|e| LenetError::io(path, e))?;
+    digit_from_bytes(&bytes, path)
+}
+
+/// [`load_digit`] for an image already in memory (`name` names it in errors). Images larger
+/// than [`MAX_SIDE`] on a side are refused from their header, before any pixel is decoded.
+pub fn digit_from_bytes(bytes: &[u8], name: &Path) -> Result<Vec<u8>> {
+    if bytes.is_empty() {
+        return Err(unreadable(name, "an empty file".into()));
+    }
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| LenetError::io(path, e))?;
+        .map_err(|e| LenetError::io(name, e))?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -40,8 +49,15 @@ pub fn load_digit(path: &Path) -> Result<Vec<u8>> {
     reader.limits(limits);
     let image = reader
         .decode()
-        .map_err(|e| unreadable(path, e.to_string()))?;
+        .map_err(|e| unreadable(name, e.to_string()))?;
     Ok(to_mnist(&image.to_luma8()).into_raw())
+}
+
+/// A 28x28 grid of grey levels (row-major) in MNIST form, as [`to_mnist`] makes any image.
+pub fn grid_to_mnist(pixels: &[u8]) -> Vec<u8> {
+    let side = IMAGE_SIZE as u32;
+    let grey = GrayImage::from_raw(side, side, pixels.to_vec()).expect("28x28 grey levels");
+    to_mnist(&grey).into_raw()
 }
 
 /// Grey image of any size → 28x28, light digit on black, centred like MNIST.

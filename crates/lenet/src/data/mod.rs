@@ -2,6 +2,7 @@
 //! files or downloaded ([`MnistSplits`]), the paper's random subsets, deskewing, batches of
 //! tensors, and images of any size turned into MNIST form ([`image`]).
 
+pub mod augment;
 mod batch;
 pub mod deskew;
 mod download;
@@ -89,6 +90,23 @@ impl MnistSplits {
         Ok(Self {
             train: deskew_all(self.train)?,
             test: deskew_all(self.test)?,
+        })
+    }
+
+    /// The training split's last `n` images as the test split, the rest as the training split
+    /// (a validation split for choosing settings; the real test split is set aside).
+    pub fn hold_out(self, n: usize) -> Result<Self> {
+        let len = self.train.len();
+        if n == 0 || n >= len {
+            return Err(LenetError::invalid(
+                "holdout",
+                n,
+                format!("1..{len} (fewer than the training images)"),
+            ));
+        }
+        Ok(Self {
+            train: Arc::new(PartialDataset::new(self.train.clone(), 0, len - n)),
+            test: Arc::new(PartialDataset::new(self.train, len - n, len)),
         })
     }
 

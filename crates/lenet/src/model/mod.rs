@@ -109,8 +109,15 @@ impl LeNetConfig {
     /// Like [`Self::init`], but draws the weights from a generator seeded with `seed`: the same
     /// weights on every backend, whatever else uses the device's generator.
     pub fn init_seeded(&self, device: &Device, seed: u64) -> LeNet {
+        self.init_seeded_scaled(device, seed, 1.0)
+    }
+
+    /// Like [`Self::init_seeded`], with every weight bound multiplied by `gain` (4 is Glorot and
+    /// Bengio's bound for logistic units; see [`crate::config::Init`]).
+    pub fn init_seeded_scaled(&self, device: &Device, seed: u64, gain: f64) -> LeNet {
         let mut rng = StdRng::seed_from_u64(seed);
         self.build(device, |count, bound| {
+            let bound = gain * bound;
             (0..count)
                 .map(|_| rng.random_range(-bound..bound) as f32)
                 .collect()

@@ -9,6 +9,7 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
+use rayon::prelude::*;
 
 /// A data loader that reshuffles every epoch with a seed derived from `(seed, epoch)` alone.
 ///
@@ -23,7 +24,13 @@ pub struct EpochShuffledLoader<I, O> {
     seed: u64,
     device: Device,
     next_epoch: Arc<AtomicUsize>,
+    transform: Option<ItemTransform<I>>,
 }
+
+/// Changes an item before it is batched (data augmentation), given a seed that depends only
+/// on the run's seed, the epoch and the item's place in the epoch: repeatable, and new each
+/// epoch.
+pub type ItemTransform<I> = Arc<dyn Fn(&mut I, u64) + Send + Sync>;
 
 impl<I, O> EpochShuffledLoader<I, O> {
     /// A loader whose first `iter()` yields epoch `first_epoch` (1 for a fresh run).
@@ -42,7 +49,14 @@ impl<I, O> EpochShuffledLoader<I, O> {
             seed,
             device,
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
+            transform: None,
         }
+    }
+
+    /// This loader with every item passed through `transform` first.
+    pub fn with_transform(mut self, transform: ItemTransform<I>) -> Self {
+        self.transform = Some(transform);
+        self
     }
 
     fn with(&self, dataset: Arc<dyn Dataset<I>>, device: Device) -> Self {
@@ -53,6 +67,7 @@ impl<I, O> EpochShuffledLoader<I, O> {
             seed: self.seed,
             device,
             next_epoch: self.next_epoch.clone(),
+            transform: self.transform.clone(),
         }
     }
 }
@@ -76,6 +91,10 @@ where
             batch_size: self.batch_size,
             device: self.device.clone(),
             position: 0,
+            transform: self
+                .transform
+                .clone()
+                .map(|t| (t, epoch_seed(self.seed, epoch).rotate_left(17))),
         })
     }
 
@@ -99,9 +118,11 @@ struct EpochIterator<I, O> {
     batch_size: usize,
     device: Device,
     position: usize,
+    /// The transform, with this epoch's seed.
+    transform: Option<(ItemTransform<I>, u64)>,
 }
 
-impl<I, O> Iterator for EpochIterator<I, O> {
+impl<I: Send, O> Iterator for EpochIterator<I, O> {
     type Item = std::result::Result<O, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -109,14 +130,22 @@ impl<I, O> Iterator for EpochIterator<I, O> {
         if self.position >= len {
             return None;
         }
-        let end = (self.position + self.batch_size).min(len);
-        let items = self.dataset.get_many((self.position..end).collect());
+        let (start, end) = (self.position, (self.position + self.batch_size).min(len));
+        let items = self.dataset.get_many((start..end).collect());
         self.position = end;
-        Some(items.map(|items| self.batcher.batch(items, &self.device)))
+        Some(items.map(|mut items| {
+            if let Some((transform, seed)) = &self.transform {
+                items.par_iter_mut().enumerate().for_each(|(i, item)| {
+                    let place = (start + i) as u64;
+                    transform(item, seed ^ place.wrapping_mul(0xd1b5_4a32_d192_ed03))
+                });
+            }
+            self.batcher.batch(items, &self.device)
+        }))
     }
 }
 
-impl<I, O> DataLoaderIterator<O> for EpochIterator<I, O> {
+impl<I: Send, O> DataLoaderIterator<O> for EpochIterator<I, O> {
     fn progress(&self) -> Progress {
         Progress::new(self.position, self.dataset.len(), Some("items".into()))
     }
@@ -169,5 +198,52 @@ mod tests {
         // A loader started at epoch 3 (a resumed run) sees what an uninterrupted one sees.
         assert_eq!(epochs(3, 1)[0], straight[2]);
         assert_eq!(epochs(1, 1)[0], straight[0]);
+    }
+}
+
+#[cfg(test)]
+mod transform_tests {
+    use burn::data::dataset::InMemDataset;
+
+    use super::*;
+
+    #[derive(Clone)]
+    struct Collect;
+
+    impl Batcher<(usize, u64), Vec<(usize, u64)>> for Collect {
+        fn batch(&self, items: Vec<(usize, u64)>, _: &Device) -> Vec<(usize, u64)> {
+            items
+        }
+    }
+
+    /// Each item with the seed its transform was given, per epoch, for a loader starting at
+    /// `first_epoch`.
+    fn seeds(first_epoch: usize, epochs: usize) -> Vec<Vec<(usize, u64)>> {
+        let items: Vec<(usize, u64)> = (0..6).map(|i| (i, 0)).collect();
+        let loader = EpochShuffledLoader::new(
+            Arc::new(InMemDataset::new(items)),
+            Arc::new(Collect),
+            4,
+            7,
+            first_epoch,
+            Device::flex(),
+        )
+        .with_transform(Arc::new(|item: &mut (usize, u64), seed| item.1 = seed));
+        (0..epochs)
+            .map(|_| loader.iter().flat_map(|b| b.unwrap()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn transforms_get_seeds_new_each_epoch_and_the_same_when_resumed() {
+        let run = seeds(1, 2);
+        let distinct: std::collections::HashSet<u64> = run[0].iter().map(|i| i.1).collect();
+        assert_eq!(distinct.len(), 6, "every item its own seed");
+        assert!(run[0].iter().all(|a| run[1].iter().all(|b| a.1 != b.1)));
+        assert_eq!(
+            seeds(2, 1)[0],
+            run[1],
+            "a resumed epoch sees the same distortions"
+        );
     }
 }

@@ -5,6 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::optim::SgdConfig;
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::momentum::MomentumConfig;
 use burn::prelude::*;
 use burn::train::metric::LossMetric;
 use burn::train::{Interrupter, Learner, SupervisedTraining};
@@ -13,10 +16,11 @@ use super::loader::EpochShuffledLoader;
 use super::progress::Progress;
 use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
 use super::step::{Objective, TrainingModel};
-use crate::artifacts::{self, CONFIG_FILE, MODEL_FILE, StartMode};
+use crate::artifacts::{self, CONFIG_FILE, MODEL_FILE, SavedEvaluation, StartMode};
 use crate::backend;
-use crate::config::TrainingConfig;
-use crate::data::{DigitBatcher, MnistSplits};
+use crate::config::{Schedule, TrainingConfig};
+use crate::data::augment::Augment;
+use crate::data::{DigitBatcher, DigitItem, MnistSplits};
 use crate::error::{LenetError, Result};
 use crate::eval::{self, EVAL_BATCH_SIZE, Evaluation};
 use crate::metric::ErrorRateMetric;
@@ -103,21 +107,29 @@ pub fn train(
 
     // 2. The network.
     let train_device = device.clone().autodiff();
-    let mut net = config.model.init_seeded(&train_device, config.seed);
+    let mut net = config
+        .model
+        .init_seeded_scaled(&train_device, config.seed, config.init().gain());
     if let (Some(path), None) = (&config.init_from, resumed_after) {
         net = weights::load(net, Path::new(path))?;
     }
 
     // 3. burn-train's learner.
     let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);
-    let loader_train = Arc::new(EpochShuffledLoader::new(
+    let mut loader_train = EpochShuffledLoader::new(
         data.train.clone(),
         Arc::new(DigitBatcher),
         config.batch_size,
         config.seed,
         first_epoch,
         train_device.clone(),
-    ));
+    );
+    let augment = config.augment();
+    if augment != Augment::None {
+        loader_train = loader_train.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
+            item.pixels = augment.distort(&item.pixels, seed)
+        }));
+    }
     let loader_test = DataLoaderBuilder::new(DigitBatcher)
         .batch_size(EVAL_BATCH_SIZE)
         .build(data.test.clone());
@@ -134,7 +146,7 @@ pub fn train(
     );
     let (model_checkpoints, optim_checkpoints, scheduler_checkpoints) =
         artifacts::checkpointers(dir);
-    let mut training = SupervisedTraining::new(dir, loader_train, loader_test)
+    let mut training = SupervisedTraining::new(dir, Arc::new(loader_train), loader_test)
         .metrics((LossMetric::new(), ErrorRateMetric::new()))
         .with_metric_logger(recorder)
         .with_application_logger(None)
@@ -149,10 +161,15 @@ pub fn train(
         lambda: config.lambda,
         fused: options.fused && backend::has_fused_path(device),
     };
+    let momentum = (config.momentum() > 0.0).then(|| {
+        MomentumConfig::new()
+            .with_momentum(config.momentum())
+            .with_dampening(0.0)
+    });
     let learner = Learner::new(
         TrainingModel { net, objective },
-        SgdConfig::new().init(),
-        config.learning_rate,
+        SgdConfig::new().with_momentum(momentum).init(),
+        scheduler(config, data.train.len())?,
     );
     let result = training.launch(learner);
 
@@ -178,10 +195,17 @@ pub fn train(
         .unwrap_or(0);
     let interrupted = result.interrupted.is_some() || last_epoch < config.epochs;
     let model = result.model.net;
+    let test = eval::evaluate(&model, &data.test, device)?;
     if !interrupted {
         artifacts::save_module(&model, &dir.join(MODEL_FILE))?;
+        SavedEvaluation {
+            test_error: test.error_rate(),
+            test_mse: test.mse,
+            test_images: test.total,
+            epochs: config.epochs,
+        }
+        .save(dir)?;
     }
-    let test = eval::evaluate(&model, &data.test, device)?;
     Ok(TrainingOutcome {
         model,
         epochs: log.epochs,
@@ -190,6 +214,20 @@ pub fn train(
         test,
         resumed_after,
         interrupted,
+    })
+}
+
+/// The learning rate of every step of the run.
+fn scheduler(config: &TrainingConfig, train_images: usize) -> Result<ModuleLrScheduler> {
+    Ok(match config.schedule() {
+        Schedule::Constant => config.learning_rate.into(),
+        Schedule::Cosine => {
+            let steps = config.epochs * train_images.div_ceil(config.batch_size);
+            CosineAnnealingLrSchedulerConfig::new(config.learning_rate, steps)
+                .with_min_lr(config.learning_rate / 100.0)
+                .init()
+                .map_err(|reason| LenetError::invalid("schedule", "cosine", reason))?
+        }
     })
 }
 

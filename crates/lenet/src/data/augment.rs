@@ -1,0 +1,232 @@
+//! Random distortions of training images, drawn anew every epoch (the training loader seeds
+//! them from the run's seed, the epoch and the image's place, so runs are repeatable):
+//!
+//! - affine: a rotation of up to ±12°, a scaling by 0.9-1.1 and a shift of up to ±2 pixels
+//!   about the image centre, the kind of variation LeCun et al. (1998) generated to train
+//!   LeNet-5;
+//! - elastic: a smooth random displacement field, as Simard, Steinkraus and Platt (2003): here
+//!   uniform random displacements on a coarse grid (every [`ELASTIC_GRID`] pixels), bilinearly
+//!   interpolated, which is smooth like their Gaussian-filtered noise at a fraction of its
+//!   cost, up to [`ELASTIC_AMPLITUDE`] pixels.
+//!
+//! Hand-written because the image crates offer affine warps of whole images but not per-pixel
+//! displacement fields, and both are a few lines of bilinear sampling on 28x28 grey levels.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::mnist::IMAGE_SIZE;
+
+/// Largest rotation, radians (12°).
+const ROTATION: f64 = 12.0 * std::f64::consts::PI / 180.0;
+/// Largest relative change of size.
+const SCALING: f64 = 0.1;
+/// Largest shift, pixels.
+const SHIFT: f64 = 2.0;
+/// Spacing of the elastic field's random control points, pixels.
+pub const ELASTIC_GRID: usize = 4;
+/// Largest elastic displacement at a control point, pixels.
+pub const ELASTIC_AMPLITUDE: f64 = 2.5;
+
+/// Which distortions the training images get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Augment {
+    /// The images as they are (the paper's).
+    #[default]
+    None,
+    /// Random rotation, scaling and shift.
+    Affine,
+    /// A random smooth displacement field.
+    Elastic,
+    /// Affine, then elastic.
+    Both,
+}
+
+impl Augment {
+    /// `pixels` (28x28 grey levels) distorted with random numbers drawn from `seed`.
+    pub fn distort(self, pixels: &[u8], seed: u64) -> Vec<u8> {
+        if self == Augment::None {
+            return pixels.to_vec();
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let affine =
+            matches!(self, Augment::Affine | Augment::Both).then(|| Affine::random(&mut rng));
+        let field =
+            matches!(self, Augment::Elastic | Augment::Both).then(|| Field::random(&mut rng));
+        let centre = (IMAGE_SIZE as f64 - 1.0) / 2.0;
+        let mut out = vec![0u8; pixels.len()];
+        for (i, out) in out.iter_mut().enumerate() {
+            let (mut x, mut y) = ((i % IMAGE_SIZE) as f64, (i / IMAGE_SIZE) as f64);
+            if let Some(field) = &field {
+                let (dx, dy) = field.at(x, y);
+                x += dx;
+                y += dy;
+            }
+            if let Some(affine) = &affine {
+                (x, y) = affine.source(x - centre, y - centre);
+                x += centre;
+                y += centre;
+            }
+            *out = sample(pixels, x, y).round().clamp(0.0, 255.0) as u8;
+        }
+        out
+    }
+}
+
+/// The inverse of a random rotation-scaling-shift: where an output pixel reads from.
+struct Affine {
+    /// Rows of the inverse matrix.
+    m: [[f64; 2]; 2],
+    shift: (f64, f64),
+}
+
+impl Affine {
+    fn random(rng: &mut StdRng) -> Self {
+        let angle = rng.random_range(-ROTATION..ROTATION);
+        let scale = 1.0 + rng.random_range(-SCALING..SCALING);
+        let shift = (
+            rng.random_range(-SHIFT..SHIFT),
+            rng.random_range(-SHIFT..SHIFT),
+        );
+        // Output = R·s·input + shift, so input = R⁻¹·(output − shift)/s.
+        let (sin, cos) = angle.sin_cos();
+        Self {
+            m: [[cos / scale, sin / scale], [-sin / scale, cos / scale]],
+            shift,
+        }
+    }
+
+    /// The source of a pixel at `(x, y)` from the centre.
+    fn source(&self, x: f64, y: f64) -> (f64, f64) {
+        let (x, y) = (x - self.shift.0, y - self.shift.1);
+        (
+            self.m[0][0] * x + self.m[0][1] * y,
+            self.m[1][0] * x + self.m[1][1] * y,
+        )
+    }
+}
+
+/// Random displacements on a coarse grid of control points.
+struct Field {
+    /// Control points per side.
+    side: usize,
+    /// `(dx, dy)` at each control point, row-major.
+    points: Vec<(f64, f64)>,
+}
+
+impl Field {
+    fn random(rng: &mut StdRng) -> Self {
+        let side = (IMAGE_SIZE - 1).div_ceil(ELASTIC_GRID) + 1;
+        let points = (0..side * side)
+            .map(|_| {
+                (
+                    rng.random_range(-ELASTIC_AMPLITUDE..ELASTIC_AMPLITUDE),
+                    rng.random_range(-ELASTIC_AMPLITUDE..ELASTIC_AMPLITUDE),
+                )
+            })
+            .collect();
+        Self { side, points }
+    }
+
+    /// The displacement at pixel `(x, y)`, interpolated between control points.
+    fn at(&self, x: f64, y: f64) -> (f64, f64) {
+        let (gx, gy) = (x / ELASTIC_GRID as f64, y / ELASTIC_GRID as f64);
+        let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
+        let (x0, y0) = (x0.min(self.side - 2), y0.min(self.side - 2));
+        let (fx, fy) = (gx - x0 as f64, gy - y0 as f64);
+        let p = |x: usize, y: usize| self.points[y * self.side + x];
+        let lerp =
+            |a: (f64, f64), b: (f64, f64), t: f64| (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+        let top = lerp(p(x0, y0), p(x0 + 1, y0), fx);
+        let bottom = lerp(p(x0, y0 + 1), p(x0 + 1, y0 + 1), fx);
+        lerp(top, bottom, fy)
+    }
+}
+
+/// The grey level at `(x, y)` by bilinear interpolation; 0 outside the image.
+fn sample(pixels: &[u8], x: f64, y: f64) -> f64 {
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let at = |x: f64, y: f64| {
+        if x < 0.0 || y < 0.0 || x >= IMAGE_SIZE as f64 || y >= IMAGE_SIZE as f64 {
+            0.0
+        } else {
+            f64::from(pixels[y as usize * IMAGE_SIZE + x as usize])
+        }
+    };
+    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1.0, y0) * fx;
+    let bottom = at(x0, y0 + 1.0) * (1.0 - fx) + at(x0 + 1.0, y0 + 1.0) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mnist::PIXELS;
+
+    /// A filled square in the middle of the image.
+    fn square() -> Vec<u8> {
+        (0..PIXELS)
+            .map(|i| {
+                let (x, y) = (i % IMAGE_SIZE, i / IMAGE_SIZE);
+                if (9..19).contains(&x) && (9..19).contains(&y) {
+                    200
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+
+    fn mass(pixels: &[u8]) -> f64 {
+        pixels.iter().map(|&p| f64::from(p)).sum()
+    }
+
+    #[test]
+    fn none_leaves_the_image_as_it_is() {
+        assert_eq!(Augment::None.distort(&square(), 1), square());
+    }
+
+    #[test]
+    fn distortions_move_ink_a_little_repeatably_and_differently_per_seed() {
+        let image = square();
+        for augment in [Augment::Affine, Augment::Elastic, Augment::Both] {
+            let a = augment.distort(&image, 7);
+            assert_eq!(
+                a,
+                augment.distort(&image, 7),
+                "{augment:?}: the seed decides"
+            );
+            assert_ne!(
+                a,
+                augment.distort(&image, 8),
+                "{augment:?}: a new seed, a new image"
+            );
+            assert_ne!(a, image, "{augment:?} changed nothing");
+            // The digit stays a digit: most of its ink is kept and stays near the middle.
+            let ratio = mass(&a) / mass(&image);
+            assert!((0.7..1.3).contains(&ratio), "{augment:?}: ink ×{ratio}");
+            let corners = [0, IMAGE_SIZE - 1, PIXELS - IMAGE_SIZE, PIXELS - 1];
+            assert!(corners.iter().all(|&c| a[c] == 0), "{augment:?}");
+        }
+    }
+
+    #[test]
+    fn the_elastic_field_is_smooth() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let field = Field::random(&mut rng);
+        for y in 0..IMAGE_SIZE - 1 {
+            for x in 0..IMAGE_SIZE - 1 {
+                let (a, b) = (
+                    field.at(x as f64, y as f64),
+                    field.at(x as f64 + 1.0, y as f64),
+                );
+                // Neighbouring pixels move together: at most 2·amplitude/grid apart.
+                let limit = 2.0 * ELASTIC_AMPLITUDE / ELASTIC_GRID as f64 + 1e-9;
+                assert!((a.0 - b.0).abs() <= limit && (a.1 - b.1).abs() <= limit);
+            }
+        }
+    }
+}

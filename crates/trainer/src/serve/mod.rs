@@ -1,0 +1,318 @@
+//! `trainer serve`: a web page to draw a digit and watch the network read it, and the small
+//! JSON API behind it (axum on tokio).
+//!
+//! - `GET /`: the page (plain HTML, CSS and JavaScript, embedded in the binary);
+//! - `POST /api/predict`: an image (PNG, JPEG, ... as the request body) or JSON
+//!   `{"pixels": [784 grey levels, 0-255]}`; answers the class, the ten output activations and
+//!   the 28x28 image the network saw (after `predict`'s MNIST-style centring);
+//! - `GET /api/model`: the network, its parameters, its configuration and test error;
+//! - `GET /healthz`.
+//!
+//! Decoding and inference run off the async threads (tokio's blocking pool), at most
+//! `--max-in-flight` requests at a time: one more gets 503 with `Retry-After`, so memory stays
+//! bounded whatever the load. Bad requests get a 4xx with a JSON `{"error": ...}` naming the
+//! problem, and the server goes on serving. Ctrl-C or SIGTERM stop it after the requests in
+//! flight.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use burn::module::Module;
+use clap::Args;
+use lenet::TrainedModel;
+use lenet::cli::BackendArg;
+use lenet::data::image;
+use lenet::mnist::{IMAGE_SIZE, NUM_CLASSES, PIXELS};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+/// The page, served at `/`.
+const PAGE: &str = include_str!("index.html");
+
+/// Options of `trainer serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A model file (.bpk, .safetensors, .pt/.pth) with its config.json beside it, or a run's
+    /// folder.
+    #[arg(long, value_name = "FILE", default_value = "assets/model")]
+    model: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    backend: BackendArg,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    max_body: usize,
+    /// Requests decoded and classified at once; more get 503 (Retry-After).
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: u32,
+}
+
+/// What the handlers share.
+struct App {
+    model: TrainedModel,
+    /// One permit per request being decoded or classified.
+    in_flight: Semaphore,
+}
+
+/// Starts the server and serves until Ctrl-C or SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let model = TrainedModel::load(&args.model, &args.backend.device()?)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(model, args))
+}
+
+async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
+    let description = model.describe();
+    let app = Arc::new(App {
+        model,
+        in_flight: Semaphore::new(args.max_in_flight as usize),
+    });
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr().context("the listening address")?;
+    println!("{description}");
+    println!("serving http://{addr}/ (Ctrl-C to stop)");
+    axum::serve(listener, router(app, args.max_body))
+        .with_graceful_shutdown(stop_signal())
+        .await
+        .context("serving")?;
+    println!("stopped");
+    Ok(())
+}
+
+fn router(app: Arc<App>, max_body: usize) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/model", get(model_info))
+        .route("/api/predict", post(predict))
+        .layer(DefaultBodyLimit::max(max_body))
+        .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such page".into()) })
+        .with_state(app)
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("stopping");
+}
+
+/// A 4xx/5xx answer: `{"error": message}`.
+fn failure(status: StatusCode, message: String) -> Response {
+    #[derive(Serialize)]
+    struct Failure {
+        error: String,
+    }
+    (status, axum::Json(Failure { error: message })).into_response()
+}
+
+/// `GET /api/model`.
+async fn model_info(State(app): State<Arc<App>>) -> Response {
+    #[derive(Serialize)]
+    struct ModelInfo<'a> {
+        description: String,
+        parameters: usize,
+        config: &'a lenet::TrainingConfig,
+        test_error: Option<f64>,
+        test_images: Option<usize>,
+        file: String,
+    }
+    let model = &app.model;
+    axum::Json(ModelInfo {
+        description: model.describe(),
+        parameters: model.net.num_params(),
+        config: &model.config,
+        test_error: model.evaluation.as_ref().map(|e| e.test_error),
+        test_images: model.evaluation.as_ref().map(|e| e.test_images),
+        file: model.path.display().to_string(),
+    })
+    .into_response()
+}
+
+/// The JSON form of a `POST /api/predict` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PixelsRequest {
+    /// 784 grey levels, row-major, 0-255; light ink on dark or dark on light.
+    pixels: Vec<f64>,
+}
+
+/// The answer of `POST /api/predict`.
+#[derive(Serialize)]
+struct PredictResponse {
+    class: usize,
+    outputs: [f32; NUM_CLASSES],
+    /// The 28x28 grey levels the network saw, row-major.
+    image: Vec<u8>,
+}
+
+/// `POST /api/predict`: admission (503 when full), then the work on the blocking pool.
+async fn predict(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(permit) = app.in_flight.try_acquire() else {
+        let mut response = failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests at once; retry in a second".into(),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let worker = app.clone();
+    let answer =
+        tokio::task::spawn_blocking(move || classify(&worker.model, &content_type, &body)).await;
+    drop(permit);
+    match answer {
+        Ok(Ok(response)) => axum::Json(response).into_response(),
+        Ok(Err((status, message))) => failure(status, message),
+        Err(_) => failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the classification failed".into(),
+        ),
+    }
+}
+
+/// Decodes a request body as its content type says and classifies it.
+fn classify(
+    model: &TrainedModel,
+    content_type: &str,
+    body: &[u8],
+) -> std::result::Result<PredictResponse, (StatusCode, String)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    if body.is_empty() {
+        return Err(bad(
+            "empty body: expected an image (PNG, JPEG, ...) or JSON {\"pixels\": [784 grey levels]}"
+                .into(),
+        ));
+    }
+    let pixels = if content_type.starts_with("application/json") {
+        let request: PixelsRequest = serde_json::from_slice(body).map_err(|e| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("bad JSON: {e}; expected {{\"pixels\": [784 grey levels 0-255]}}"),
+            )
+        })?;
+        grid_to_mnist(&request.pixels).map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?
+    } else if content_type.starts_with("image/")
+        || content_type.starts_with("application/octet-stream")
+        || content_type.is_empty()
+    {
+        image::digit_from_bytes(body, Path::new("the request body"))
+            .map_err(|e| bad(format!("{e}")))?
+    } else {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "content type {content_type:?}: expected an image (image/png, image/jpeg, ...) \
+                 or application/json"
+            ),
+        ));
+    };
+    let image = model.prepare(pixels);
+    let prediction = model.predict_prepared(std::slice::from_ref(&image))[0];
+    Ok(PredictResponse {
+        class: prediction.class,
+        outputs: prediction.outputs,
+        image,
+    })
+}
+
+/// 784 grey levels from JSON, checked, turned into MNIST form like any image (centred,
+/// inverted when dark on light).
+fn grid_to_mnist(pixels: &[f64]) -> std::result::Result<Vec<u8>, String> {
+    if pixels.len() != PIXELS {
+        return Err(format!(
+            "pixels: expected {PIXELS} grey levels ({IMAGE_SIZE}x{IMAGE_SIZE}), found {}",
+            pixels.len()
+        ));
+    }
+    if let Some((i, v)) = pixels
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(0.0..=255.0).contains(*v))
+    {
+        return Err(format!(
+            "pixels[{i}]: expected a grey level 0-255, found {v}"
+        ));
+    }
+    let grey: Vec<u8> = pixels.iter().map(|&v| v.round() as u8).collect();
+    Ok(image::grid_to_mnist(&grey))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_grids_are_checked_for_size_and_range() {
+        assert!(grid_to_mnist(&[0.0; 10]).unwrap_err().contains("found 10"));
+        let mut grid = vec![0.0; PIXELS];
+        grid[5] = 300.0;
+        assert!(grid_to_mnist(&grid).unwrap_err().contains("pixels[5]"));
+        grid[5] = 255.0;
+        assert_eq!(grid_to_mnist(&grid).unwrap().len(), PIXELS);
+    }
+
+    #[tokio::test]
+    async fn a_full_server_refuses_with_503_and_retry_after() {
+        let device = lenet::Backend::default().device().unwrap();
+        let net = lenet::LeNetConfig::new().init(&device);
+        let model = TrainedModel::new(Default::default(), net, "model.bpk".into(), &device);
+        let app = Arc::new(App {
+            model,
+            in_flight: Semaphore::new(1),
+        });
+        let held = app.in_flight.try_acquire().unwrap();
+        let refused = predict(
+            State(app.clone()),
+            HeaderMap::new(),
+            Bytes::from_static(b"x"),
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        drop(held);
+        let answered = predict(State(app), HeaderMap::new(), Bytes::from_static(b"x")).await;
+        assert_eq!(
+            answered.status(),
+            StatusCode::BAD_REQUEST,
+            "admitted, then refused as not an image"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+// Drives the page of `trainer serve` in Debian's Chromium (puppeteer-core, no downloaded
+// browser) as a person would: draws digits on the canvas with mouse strokes, then opens an
+// image file through the picker. Prints what the page showed as JSON; the Rust test
+// (crates/trainer/tests/serve.rs) checks it.
+//
+//   node page.mjs URL IMAGE [SCREENSHOT.png]
+import puppeteer from "puppeteer-core";
+
+const [url, image, screenshot] = process.argv.slice(2);
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  // As root in a sandbox-less container, and without the network calls Chromium makes at start.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1000, height: 720 });
+  await page.goto(url, { waitUntil: "networkidle0" });
+
+  const pad = await page.$("#pad");
+  const box = await pad.boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  // One stroke through `points` (fractions of the pad), as a mouse drag.
+  async function stroke(points) {
+    await page.mouse.move(...at(points[0]));
+    await page.mouse.down();
+    for (const point of points.slice(1)) await page.mouse.move(...at(point), { steps: 12 });
+    await page.mouse.up();
+  }
+  // What the page shows once the last prediction is in (the status line empties then).
+  async function reading(what) {
+    try {
+      await page.waitForFunction(
+        () => document.getElementById("answer").textContent !== "–"
+          && document.getElementById("status").textContent === "", { timeout: 20000 });
+    } catch (error) {
+      const shown = await page.evaluate(() => [document.getElementById("answer").textContent,
+                                               document.getElementById("status").textContent]);
+      throw new Error(`${what}: no reading (page shows ${JSON.stringify(shown)}): ${error.message}`);
+    }
+    await new Promise(r => setTimeout(r, 400));
+    return page.evaluate(() => ({
+      class: document.getElementById("answer").textContent,
+      bars: [...document.querySelectorAll(".bar .fill")].map(f => parseFloat(f.style.width) || 0),
+      highlighted: [...document.querySelectorAll(".bar.best")].map(b => b.dataset.class),
+      seen: (() => {
+        const data = document.getElementById("seen").getContext("2d").getImageData(0, 0, 28, 28).data;
+        let ink = 0;
+        for (let i = 0; i < data.length; i += 4) ink += data[i];
+        return ink;
+      })(),
+    }));
+  }
+
+  const result = {};
+  // A 7: the top bar, then the long diagonal.
+  await stroke([[0.22, 0.2], [0.78, 0.2], [0.45, 0.86]]);
+  result.seven = await reading("the drawn 7");
+  await page.click("#clear");
+  // A 1: one vertical stroke.
+  await stroke([[0.5, 0.15], [0.5, 0.85]]);
+  result.one = await reading("the drawn 1");
+  if (screenshot) await page.screenshot({ path: screenshot });
+  await page.click("#clear");
+  // An image file through the picker.
+  const input = await page.$("#file");
+  await input.uploadFile(image);
+  result.uploaded = await reading("the uploaded image");
+  result.model = await page.$eval("#model", e => e.textContent);
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}

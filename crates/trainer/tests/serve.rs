@@ -1,0 +1,303 @@
+//! `trainer serve` as a user meets it: the real binary on 127.0.0.1 (a free port), its API
+//! with good and bad requests, the page in a real browser (Debian's Chromium, driven by
+//! `tests/browser/page.mjs`), and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+fn assets() -> PathBuf {
+    // Canonical: Chromium cannot read an uploaded file through a path with `..` in it.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The server, and the address it printed.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--model"])
+            .arg(assets().join("model"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("trainer starts");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = stdout.lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the server printed its address")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("serving ") {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url }
+    }
+
+    /// Stops it with SIGTERM; returns whether it exited cleanly.
+    fn stop(mut self) -> bool {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `(status, JSON body)` of a POST to `/api/predict`.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let response = client
+        .post(format!("{url}api/predict"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, json(response).await)
+}
+
+/// A response's body as JSON.
+async fn json(response: reqwest::Response) -> serde_json::Value {
+    serde_json::from_slice(&response.bytes().await.unwrap()).expect("a JSON body")
+}
+
+/// A PNG whose header claims 20000x20000 pixels (a few hundred bytes).
+fn huge_png_header() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::GrayImage::new(1, 1)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    bytes
+}
+
+#[test]
+fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
+    let server = Server::start(&["--max-body", "100000"]);
+    let url = server.url.clone();
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let health = client.get(format!("{url}healthz")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        assert_eq!(health.text().await.unwrap(), "ok");
+
+        let model = json(client.get(format!("{url}api/model")).send().await.unwrap()).await;
+        assert_eq!(model["parameters"], 3898);
+        assert!(
+            model["description"]
+                .as_str()
+                .unwrap()
+                .contains("LeNet 6-12")
+        );
+        assert!(model["config"]["model"]["c1"] == 6);
+
+        let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("<canvas id=\"pad\"") && page.contains("/api/predict"));
+
+        // Every sample digit, as an image file: its class, ten activations, the 28x28 image.
+        for digit in 0..10 {
+            let png = std::fs::read(assets().join(format!("digits/{digit}.png"))).unwrap();
+            let (status, body) = post(&client, &url, "image/png", png).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["class"], digit, "{body}");
+            assert_eq!(body["outputs"].as_array().unwrap().len(), 10);
+            assert_eq!(body["image"].as_array().unwrap().len(), 784);
+        }
+        // The same 7 as JSON grey levels (the 28x28 the network saw for the PNG).
+        let png = std::fs::read(assets().join("digits/7.png")).unwrap();
+        let (_, seen) = post(&client, &url, "image/png", png).await;
+        let json = serde_json::json!({ "pixels": seen["image"] }).to_string();
+        let (status, body) = post(&client, &url, "application/json", json.into_bytes()).await;
+        assert_eq!(
+            (status, body["class"].as_u64()),
+            (StatusCode::OK, Some(7)),
+            "{body}"
+        );
+
+        // Bad requests: a 4xx and an error naming the problem.
+        let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+            (
+                "image/png",
+                Vec::new(),
+                StatusCode::BAD_REQUEST,
+                "empty body",
+            ),
+            (
+                "image/png",
+                b"\x89PNG\r\n\x1a\n broken".to_vec(),
+                StatusCode::BAD_REQUEST,
+                "bad image",
+            ),
+            (
+                "image/jpeg",
+                b"not a jpeg at all".to_vec(),
+                StatusCode::BAD_REQUEST,
+                "bad image",
+            ),
+            (
+                "image/png",
+                huge_png_header(),
+                StatusCode::BAD_REQUEST,
+                "8192",
+            ),
+            (
+                "text/plain",
+                b"seven".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content type",
+            ),
+            (
+                "application/json",
+                b"{\"pixels\": [1, 2]}".to_vec(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "784",
+            ),
+            (
+                "application/json",
+                b"{\"pixel\": []}".to_vec(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad JSON",
+            ),
+            (
+                "application/json",
+                b"[1, 2".to_vec(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad JSON",
+            ),
+        ];
+        for (content_type, body, expected, needle) in cases {
+            let (status, answer) = post(&client, &url, content_type, body).await;
+            assert_eq!(status, expected, "{content_type}: {answer}");
+            let error = answer["error"].as_str().unwrap_or_default();
+            assert!(error.contains(needle), "{content_type}: {error}");
+        }
+        // A body over --max-body: 413, before any decoding.
+        let big = client
+            .post(format!("{url}api/predict"))
+            .header("content-type", "image/png")
+            .body(vec![0u8; 200_000])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // (The server closes a connection whose body it refused: a new client from here.)
+        let client = reqwest::Client::new();
+        let missing = client.get(format!("{url}nothing")).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+        // Still serving, also under 16 clients at once.
+        let png = std::fs::read(assets().join("digits/3.png")).unwrap();
+        let answers = futures_all(&client, &url, &png, 16).await;
+        assert!(answers.iter().all(|&c| c == 3), "{answers:?}");
+    });
+    assert!(server.stop(), "SIGTERM ends the server cleanly");
+}
+
+/// `n` concurrent predictions of `png`; their classes.
+async fn futures_all(client: &reqwest::Client, url: &str, png: &[u8], n: usize) -> Vec<u64> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (client, url, png) = (client.clone(), url.to_string(), png.to_vec());
+        tasks.spawn(async move {
+            let (status, body) = post(&client, &url, "image/png", png).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["class"].as_u64().unwrap()
+        });
+    }
+    tasks.join_all().await
+}
+
+#[test]
+fn a_person_draws_digits_and_opens_an_image_in_chromium() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/puppeteer-core").is_dir(),
+        "puppeteer-core is not installed: run `npm ci --prefix {}` (.ci/run does)",
+        browser_dir.display()
+    );
+    let server = Server::start(&[]);
+    let screenshot = std::env::var_os("LENET_SCREENSHOT").map(PathBuf::from);
+    let mut node = Command::new("node");
+    node.arg(browser_dir.join("page.mjs"))
+        .arg(&server.url)
+        .arg(assets().join("digits/3.png"));
+    if let Some(path) = &screenshot {
+        node.arg(path);
+    }
+    let output = node
+        .output()
+        .expect("node runs (install Node.js and Debian's chromium; .ci/run does)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page's JSON");
+    for (what, class) in [("seven", "7"), ("one", "1"), ("uploaded", "3")] {
+        let shown = &page[what];
+        assert_eq!(shown["class"], class, "{what}: {shown}");
+        let bars = shown["bars"].as_array().unwrap();
+        assert_eq!(bars.len(), 10, "{what}");
+        // The winning bar is the longest and the only one highlighted.
+        let widths: Vec<f64> = bars.iter().map(|b| b.as_f64().unwrap()).collect();
+        let longest = widths
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(longest.to_string(), class, "{what}: {widths:?}");
+        assert_eq!(shown["highlighted"], serde_json::json!([class]), "{what}");
+        assert!(
+            shown["seen"].as_f64().unwrap() > 1000.0,
+            "{what}: the 28x28 shows ink"
+        );
+    }
+    assert!(
+        page["model"].as_str().unwrap().contains("3898 parameters"),
+        "{}",
+        page["model"]
+    );
+    if let Some(path) = screenshot {
+        assert!(path.is_file());
+    }
+    std::thread::sleep(Duration::from_millis(10));
+    assert!(server.stop());
+}
