@@ -79,21 +79,81 @@ pub enum StartMode {
     Resume,
 }
 
-/// The model file of an artifact folder; `path` itself when it is not a folder.
-pub fn model_path(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join(MODEL_FILE)
-    } else {
-        path.to_path_buf()
+/// Extensions of the model checkpoints burn-train writes (`model-N.bpk`; `.mpk`, `.mpk.gz` by
+/// burn ≤ 0.21).
+const CHECKPOINT_EXTENSIONS: [&str; 3] = ["bpk", "mpk", "mpk.gz"];
+
+/// The model file a `--model` argument names: a file; a run's folder (its `model.bpk`, or
+/// without one the latest `checkpoint/model-N.*`, as burn-train apps leave them); or
+/// `FOLDER@N`, epoch `N`'s checkpoint.
+pub fn model_path(path: &Path) -> Result<PathBuf> {
+    let text = path.to_string_lossy();
+    if let Some((folder, epoch)) = text.rsplit_once('@')
+        && let Ok(epoch) = epoch.parse::<usize>()
+        && Path::new(folder).is_dir()
+    {
+        return checkpoint_file(Path::new(folder), epoch).ok_or_else(|| LenetError::Artifact {
+            path: Path::new(folder).join(CHECKPOINT_DIR),
+            reason: format!(
+                "no model checkpoint of epoch {epoch} (model-{epoch}.bpk, .mpk or .mpk.gz)"
+            ),
+        });
     }
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    if path.join(MODEL_FILE).is_file() {
+        return Ok(path.join(MODEL_FILE));
+    }
+    model_epochs(path)
+        .last()
+        .and_then(|&epoch| checkpoint_file(path, epoch))
+        .ok_or_else(|| LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: format!("holds neither {MODEL_FILE} nor checkpoint/model-N.* files"),
+        })
 }
 
-/// The folder of a model file (or the folder itself).
-pub fn folder_of(path: &Path) -> &Path {
-    if path.is_dir() {
-        path
-    } else {
-        path.parent().unwrap_or(Path::new("."))
+/// The epochs of a folder's model checkpoints, in order.
+fn model_epochs(dir: &Path) -> Vec<usize> {
+    let mut epochs: Vec<usize> = std::fs::read_dir(dir.join(CHECKPOINT_DIR))
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let rest = name.strip_prefix("model-")?;
+            CHECKPOINT_EXTENSIONS
+                .iter()
+                .find_map(|ext| rest.strip_suffix(&format!(".{ext}")))?
+                .parse()
+                .ok()
+        })
+        .collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    epochs
+}
+
+fn checkpoint_file(dir: &Path, epoch: usize) -> Option<PathBuf> {
+    CHECKPOINT_EXTENSIONS
+        .iter()
+        .map(|ext| {
+            dir.join(CHECKPOINT_DIR)
+                .join(format!("model-{epoch}.{ext}"))
+        })
+        .find(|p| p.is_file())
+}
+
+/// The run folder a model file belongs to: its folder, or for a checkpoint the folder above
+/// `checkpoint/`.
+pub fn folder_of(model: &Path) -> &Path {
+    if model.is_dir() {
+        return model;
+    }
+    let folder = model.parent().unwrap_or(Path::new("."));
+    match (folder.file_name(), folder.parent()) {
+        (Some(name), Some(run)) if name == CHECKPOINT_DIR => run,
+        _ => folder,
     }
 }
 

@@ -8,7 +8,9 @@ use burn::prelude::Device;
 use crate::backend::Backend;
 use crate::config::TrainingConfig;
 use crate::data::MnistSplits;
-use crate::error::Result;
+use crate::error::{LenetError, Result};
+use crate::eval::TrainedModel;
+use crate::weights::{LoadOptions, Names};
 
 /// `--backend`.
 #[derive(clap::Args, Debug, Clone)]
@@ -40,13 +42,32 @@ impl DataArg {
     }
 }
 
-/// `--model`.
+/// `--model`, and how its tensors are named.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArg {
-    /// A model file (.bpk, .safetensors, .pt/.pth) with the config.json of its run beside it,
-    /// or the run's folder.
+    /// A model: a file (.bpk, .safetensors, .pt/.pth, burn ≤ 0.21's .mpk/.mpk.gz), a run's
+    /// folder (its model.bpk, else its latest checkpoint/model-N.*), or FOLDER@N (epoch N's
+    /// checkpoint). The network comes from the run's config.json, or from the tensors' shapes.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+    /// Rename the file's tensors: FROM is a regular expression, TO its replacement (repeatable;
+    /// applied before the built-in table of other programs' names).
+    #[arg(long, value_name = "FROM=TO")]
+    pub remap: Vec<String>,
+}
+
+impl ModelArg {
+    /// How to read the model's tensors.
+    pub fn load_options(&self) -> Result<LoadOptions> {
+        let names = Names::with_rules(&self.remap)
+            .map_err(|reason| LenetError::invalid("remap", self.remap.join(" "), reason))?;
+        Ok(LoadOptions { names, only: None })
+    }
+
+    /// The model on `device`.
+    pub fn load(&self, device: &Device) -> Result<TrainedModel> {
+        TrainedModel::load_with(&self.model, device, &self.load_options()?)
+    }
 }
 
 /// `command` (and its subcommands) with `[default: …]` added to the help of every flag of

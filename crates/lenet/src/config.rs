@@ -13,6 +13,7 @@ use crate::data::MnistSplits;
 use crate::data::augment::Augment;
 use crate::error::{self, LenetError};
 use crate::model::{LeNetConfig, Subsampling};
+use crate::weights::{LoadOptions, Names};
 
 /// Everything a training run depends on. Saved as `config.json` beside the artifacts, so
 /// evaluation and inference rebuild the model from files.
@@ -58,6 +59,11 @@ pub struct TrainingConfig {
     /// Hold out the last this many training images and test on them instead of the test
     /// split: a validation run, for choosing settings without looking at the test set.
     pub holdout: Option<usize>,
+    /// Renaming rules (`FROM=TO`) for the tensors of `init_from`.
+    pub remap: Option<Vec<String>>,
+    /// Take only the tensors of `init_from` whose names match this regular expression; the
+    /// others keep their random initial values.
+    pub init_only: Option<String>,
 }
 
 /// How the initial weights are drawn: uniform in `±gain·sqrt(6/(fan_in + fan_out))`, biases 0.
@@ -134,6 +140,7 @@ impl TrainingConfig {
                 "a number in [0, 1)",
             ));
         }
+        self.init_options()?;
         if self.schedule() == Schedule::Cosine && self.learning_rate > 1.0 {
             return Err(LenetError::invalid(
                 "lr",
@@ -157,6 +164,20 @@ impl TrainingConfig {
     /// The training images' distortions (none when not set).
     pub fn augment(&self) -> Augment {
         self.augment.unwrap_or_default()
+    }
+
+    /// How `init_from` is read: renaming rules, and the tensors to take.
+    pub fn init_options(&self) -> error::Result<LoadOptions> {
+        let rules = self.remap.clone().unwrap_or_default();
+        let names = Names::with_rules(&rules)
+            .map_err(|reason| LenetError::invalid("remap", rules.join(" "), reason))?;
+        let only = match &self.init_only {
+            Some(pattern) => Some(regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
+                LenetError::invalid("init-only", pattern, format!("a regular expression ({e})"))
+            })?),
+            None => None,
+        };
+        Ok(LoadOptions { names, only })
     }
 
     /// The initialisation (the toolbox's when not set).
@@ -269,6 +290,14 @@ pub struct TrainingOverrides {
     /// is not used).
     #[arg(long, value_name = "N")]
     pub holdout: Option<usize>,
+    /// Rename the --init-from file's tensors: FROM is a regular expression, TO its
+    /// replacement (repeatable; before the built-in table of other programs' names).
+    #[arg(long, value_name = "FROM=TO")]
+    pub remap: Option<Vec<String>>,
+    /// Take from --init-from only the tensors whose names match (e.g. 'c1|c3'); the others
+    /// keep their random initial values.
+    #[arg(long, value_name = "REGEX", requires = "init_from")]
+    pub init_only: Option<String>,
 }
 
 impl TrainingOverrides {
@@ -301,6 +330,8 @@ impl TrainingOverrides {
             augment: self.augment.or(config.augment),
             init: self.init.or(config.init),
             holdout: self.holdout.or(config.holdout),
+            remap: self.remap.clone().or(config.remap),
+            init_only: self.init_only.clone().or(config.init_only),
         }
     }
 

@@ -19,7 +19,7 @@ use crate::error::{LenetError, Result};
 use crate::fused::{self, kernels::HostNet};
 use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
 use crate::model::{LeNet, LeNetConfig};
-use crate::weights;
+use crate::weights::{self, LoadOptions, WeightFile};
 
 /// Images per batch when evaluating a dataset (it does not change the results).
 pub const EVAL_BATCH_SIZE: usize = 1000;
@@ -226,28 +226,58 @@ pub struct TrainedModel {
     pub device: Device,
     /// Its results on the test split, when its run saved them (`evaluation.json`).
     pub evaluation: Option<SavedEvaluation>,
+    /// Where the network's shape came from.
+    pub source: ConfigSource,
     /// The weights in [`crate::fused`]'s layout, on the CPU backends (read once: predictions
     /// then touch no burn tensor).
     host: Option<HostNet>,
 }
 
+/// Where a loaded network's configuration came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigSource {
+    /// The `config.json` of this project's run beside the model.
+    Saved(PathBuf),
+    /// Read from the tensors' shapes, for the reason given (another program's model).
+    Inferred(String),
+}
+
 impl TrainedModel {
-    /// Loads a model file (`.bpk`, `.safetensors`, `.pt`/`.pth`; see [`crate::weights`]),
-    /// rebuilding the network from the `config.json` beside it, or, for a file without one (from
-    /// PyTorch, say), as the paper's default network; a file of another shape is then refused,
-    /// naming the tensor. A folder stands for the `model.bpk` inside it.
+    /// Loads a model (see [`crate::artifacts::model_path`] for the forms `path` takes: a file
+    /// in any format [`crate::weights`] reads, a run's folder, `FOLDER@EPOCH`), rebuilding the
+    /// network from the `config.json` of its run, or, for another program's model (no
+    /// `config.json`, or one that is not this project's), from the shapes of its tensors.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let path = artifacts::model_path(path);
+        Self::load_with(path, device, &LoadOptions::default())
+    }
+
+    /// [`Self::load`] with renaming rules for the file's tensors.
+    pub fn load_with(path: &Path, device: &Device, options: &LoadOptions) -> Result<Self> {
+        let path = artifacts::model_path(path)?;
         let folder = artifacts::folder_of(&path);
-        let config = if folder.join(CONFIG_FILE).is_file() {
-            TrainingConfig::load_from(folder)?
-        } else {
-            TrainingConfig::new(LeNetConfig::new())
+        let (config, source) = match saved_config(folder)? {
+            Some(config) => (config, ConfigSource::Saved(folder.join(CONFIG_FILE))),
+            None => {
+                let file = WeightFile::read(&path)?.renamed(&options.names);
+                let model = file.infer_config()?;
+                let reason = if folder.join(CONFIG_FILE).is_file() {
+                    "the config.json beside it is not lenet-burn's"
+                } else {
+                    "no config.json beside it"
+                };
+                (
+                    TrainingConfig::new(model),
+                    ConfigSource::Inferred(reason.into()),
+                )
+            }
         };
         config.model.feature_sizes()?;
-        let net = weights::load(config.model.init(device), &path)?;
+        let (net, _) = weights::load_with(config.model.init(device), &path, options)?;
         let mut model = Self::new(config, net, path.clone(), device);
-        model.evaluation = SavedEvaluation::load(folder)?;
+        if matches!(source, ConfigSource::Saved(_)) {
+            model.evaluation = SavedEvaluation::load(folder)?;
+        }
+        model.source = source;
         Ok(model)
     }
 
@@ -260,6 +290,7 @@ impl TrainedModel {
             path,
             device: device.clone(),
             evaluation: None,
+            source: ConfigSource::Inferred("built in memory".into()),
             host,
         }
     }
@@ -298,6 +329,22 @@ impl TrainedModel {
     /// The network in a line: maps, kernels, subsampling and parameters per layer.
     pub fn describe(&self) -> String {
         describe(&self.config.model, &self.net)
+    }
+}
+
+/// The `config.json` of this project's run in `folder`: `None` when there is none or when it is
+/// another program's (valid JSON without our `model` section); an error when it is ours but
+/// broken.
+fn saved_config(folder: &Path) -> Result<Option<TrainingConfig>> {
+    let path = folder.join(CONFIG_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let ours = serde_json::from_str::<serde_json::Value>(&text)
+        .map(|json| json.get("model").is_some_and(|m| m.get("c1").is_some()));
+    match ours {
+        Ok(false) => Ok(None),
+        _ => TrainingConfig::load_from(folder).map(Some),
     }
 }
 

@@ -32,6 +32,6 @@ pub mod weights;
 pub use backend::Backend;
 pub use config::{Init, Schedule, TrainingConfig, TrainingOverrides};
 pub use error::{LenetError, Result};
-pub use eval::{Evaluation, TrainedModel};
+pub use eval::{ConfigSource, Evaluation, TrainedModel};
 pub use model::{LeNet, LeNetConfig, Subsampling};
 pub use train::train;

@@ -15,7 +15,7 @@ use lenet::artifacts::{self, StartMode};
 use lenet::cli::{BackendArg, DataArg, ModelArg};
 use lenet::data::{MnistSplits, image};
 use lenet::train::RunOptions;
-use lenet::weights::{self, WeightFormat};
+use lenet::weights::{self, Layout, Precision, SaveOptions, WeightFile, WeightFormat};
 use lenet::{TrainedModel, TrainingConfig, TrainingOverrides};
 
 /// Train the improved LeNet-5 of the paper on MNIST (burn, burn-train's dashboard).
@@ -31,13 +31,18 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a network (the default when no subcommand is given).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a trained model on the MNIST test split: error, per-class error, confusion matrix.
     Eval(EvalArgs),
     /// Classify digit images (PNG, JPEG, BMP, ... of any size).
     Predict(PredictArgs),
-    /// Write a trained model's weights as burnpack or as SafeTensors that PyTorch loads.
+    /// Write a trained model's weights as burnpack or as SafeTensors (PyTorch's or burn's layout).
     Export(ExportArgs),
+    /// Convert any model file this program reads (other burn apps', old burn records, PyTorch)
+    /// into burnpack or SafeTensors, by OUT's extension.
+    Convert(ConvertArgs),
+    /// Show a weight file: its tensors, metadata, and how they map onto the network.
+    Inspect(InspectArgs),
     /// Measure training and inference speed and memory (a table, and JSON with --json).
     Bench(bench::BenchArgs),
     /// Serve a web page to draw a digit and watch the network read it, and its JSON API.
@@ -92,12 +97,62 @@ struct PredictArgs {
 struct ExportArgs {
     #[command(flatten)]
     model: ModelArg,
-    /// Output format: bpk (burnpack) or safetensors (PyTorch names and layout).
+    /// Output format: bpk (burnpack) or safetensors.
     #[arg(long, value_enum)]
     format: WeightFormat,
     /// The file to write.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// How written weights are stored.
+#[derive(Args, Debug)]
+struct OutputArgs {
+    /// Float type of the written tensors.
+    #[arg(long, value_enum, default_value = "f32")]
+    dtype: Precision,
+    /// SafeTensors only: Linear weights as PyTorch stores them ([out, in], what
+    /// load_state_dict takes) or as burn does ([in, out], what burn-store reads by default);
+    /// recorded in the file's metadata, which this program reads back.
+    #[arg(long, value_enum, default_value = "pytorch")]
+    layout: Layout,
+}
+
+impl OutputArgs {
+    fn options(&self, format: WeightFormat) -> SaveOptions {
+        SaveOptions {
+            format,
+            precision: self.dtype,
+            layout: self.layout,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct ConvertArgs {
+    /// The model to read (any form --model takes).
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The file to write: .bpk or .safetensors.
+    #[arg(value_name = "OUT")]
+    out: PathBuf,
+    /// Rename the input's tensors (FROM=TO, repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    remap: Vec<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+struct InspectArgs {
+    /// The weight file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Rename its tensors (FROM=TO, repeatable) before matching them to the network.
+    #[arg(long, value_name = "FROM=TO")]
+    remap: Vec<String>,
 }
 
 impl TrainArgs {
@@ -182,6 +237,12 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
     if let Some(epoch) = outcome.resumed_after {
         println!("resumed after epoch {epoch}");
     }
+    if !outcome.kept_initial.is_empty() {
+        println!(
+            "kept their initial values (not taken from --init-from): {}",
+            outcome.kept_initial.join(", ")
+        );
+    }
     if outcome.interrupted {
         println!(
             "interrupted before epoch {} ended: {}; continue with --resume (test error at the stop: {:.2}%)",
@@ -218,8 +279,20 @@ fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
     .context("installing the Ctrl-C/SIGTERM handler")
 }
 
+/// Says where a loaded model's network came from when it is not a run of ours.
+fn note_source(model: &TrainedModel) {
+    if let lenet::ConfigSource::Inferred(reason) = &model.source {
+        eprintln!(
+            "note: {} ({reason}): the network was read from its tensors' shapes: {}",
+            model.path.display(),
+            model.describe()
+        );
+    }
+}
+
 fn eval(args: &EvalArgs) -> Result<Outcome> {
-    let model = TrainedModel::load(&args.model.model, &args.backend.device()?)?;
+    let model = args.model.load(&args.backend.device()?)?;
+    note_source(&model);
     let result = model.evaluate(args.data.load()?)?;
     println!(
         "test error: {:.2}% ({}/{}), test MSE {:.5} ({}, on {})",
@@ -242,7 +315,8 @@ fn eval(args: &EvalArgs) -> Result<Outcome> {
 }
 
 fn predict(args: &PredictArgs) -> Result<Outcome> {
-    let model = TrainedModel::load(&args.model.model, &args.backend.device()?)?;
+    let model = args.model.load(&args.backend.device()?)?;
+    note_source(&model);
     let mut failed = 0;
     for path in &args.images {
         // One image at a time: a bad file is reported and the others are still classified.
@@ -276,9 +350,84 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
 
 fn export(args: &ExportArgs) -> Result<Outcome> {
     let device = lenet::Backend::default().device()?;
-    let model = TrainedModel::load(&args.model.model, &device)?;
-    weights::save(&model.net, &args.out, args.format)?;
+    let model = args.model.load(&device)?;
+    note_source(&model);
+    weights::save_with(&model.net, &args.out, &args.output.options(args.format))?;
     println!("wrote {}", args.out.display());
+    Ok(Outcome::Finished)
+}
+
+fn convert(args: &ConvertArgs) -> Result<Outcome> {
+    let format = WeightFormat::of(&args.out)?;
+    let model = ModelArg {
+        model: args.input.clone(),
+        remap: args.remap.clone(),
+    }
+    .load(&lenet::Backend::default().device()?)?;
+    note_source(&model);
+    weights::save_with(&model.net, &args.out, &args.output.options(format))?;
+    println!(
+        "wrote {} ({}, {} parameters)",
+        args.out.display(),
+        model.describe(),
+        burn::module::Module::num_params(&model.net)
+    );
+    Ok(Outcome::Finished)
+}
+
+fn inspect(args: &InspectArgs) -> Result<Outcome> {
+    let file = WeightFile::read(&args.file)?;
+    println!(
+        "{}: {:?}, {} tensors, Linear weights in {} layout",
+        file.path.display(),
+        file.format,
+        file.tensors.len(),
+        file.layout().name()
+    );
+    for (key, value) in &file.metadata {
+        println!("  metadata {key} = {value}");
+    }
+    let names = ModelArg {
+        model: args.file.clone(),
+        remap: args.remap.clone(),
+    }
+    .load_options()?
+    .names;
+    let mut tensors: Vec<_> = file.tensors.iter().collect();
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    for tensor in tensors {
+        let ours = names.rename(&tensor.name);
+        let arrow = if ours == tensor.name {
+            String::new()
+        } else {
+            format!(" -> {ours}")
+        };
+        println!(
+            "  {} {:?} {:?}{arrow}",
+            tensor.name,
+            tensor.dtype,
+            tensor.shape.as_slice()
+        );
+    }
+    let file = file.renamed(&names);
+    match file.infer_config() {
+        Ok(config) => {
+            let device = lenet::Backend::default().device()?;
+            let fit = weights::load_with(
+                config.init(&device),
+                &args.file,
+                &lenet::weights::LoadOptions { names, only: None },
+            );
+            match fit {
+                Ok(_) => println!(
+                    "fits the network {}",
+                    lenet::eval::describe(&config, &config.init(&device))
+                ),
+                Err(error) => println!("does not fit: {error}"),
+            }
+        }
+        Err(error) => println!("does not describe the network: {error}"),
+    }
     Ok(Outcome::Finished)
 }
 
@@ -293,6 +442,8 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval(args),
         Some(Command::Predict(args)) => predict(args),
         Some(Command::Export(args)) => export(args),
+        Some(Command::Convert(args)) => convert(args),
+        Some(Command::Inspect(args)) => inspect(args),
         Some(Command::Bench(args)) => bench::run(args).map(|()| Outcome::Finished),
         Some(Command::Serve(args)) => serve::run(args).map(|()| Outcome::Finished),
         None => train(&cli.train),

@@ -539,3 +539,101 @@ fn export_writes_safetensors_that_load_back_through_every_command() {
     .unwrap();
     assert_clean_error(&out, "c1.weight");
 }
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The class and activations `predict` prints for each image (the notes before them differ).
+fn predictions(output: &Output) -> Vec<String> {
+    stdout(output)
+        .lines()
+        .filter(|line| line.contains(".png: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn checkpoints_of_other_burn_apps_through_inspect_convert_predict_and_init_from() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lenet/tests/fixtures");
+    let mpk = fixtures.join("burn-0.21/lenet.mpk");
+    let digits: Vec<String> = ["0", "3", "7"]
+        .iter()
+        .map(|d| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../../assets/digits/{d}.png"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let predict = |model: &str, extra: &[&str]| {
+        let mut args = vec!["predict", "--model", model];
+        args.extend_from_slice(extra);
+        args.extend(digits.iter().map(String::as_str));
+        run(&args)
+    };
+
+    // inspect: the file's names, dtypes, shapes, how they map, and whether the network fits.
+    let out = run(&[
+        "inspect",
+        fixtures.join("burn-0.22/lenet-f16.bpk").to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("conv1.weight F16 [6, 1, 5, 5] -> c1.weight")
+            && text.contains("fc1.weight F16 [192, 10] -> fc.weight")
+            && text.contains("fits the network"),
+        "{text}"
+    );
+
+    // convert: a burn 0.21 checkpoint folder (latest epoch) to burnpack, same predictions.
+    let dir = tempfile::tempdir().unwrap();
+    let converted = dir.path().join("converted.bpk");
+    let run_dir = fixtures.join("burn-0.21/run");
+    let out = run(&[
+        "convert",
+        run_dir.to_str().unwrap(),
+        converted.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let original = predict(run_dir.to_str().unwrap(), &[]);
+    assert!(original.status.success(), "{}", stderr(&original));
+    assert!(
+        stderr(&original).contains("the network was read from its tensors' shapes"),
+        "{}",
+        stderr(&original)
+    );
+    assert_eq!(predictions(&original).len(), 3);
+    assert_eq!(
+        predictions(&original),
+        predictions(&predict(converted.to_str().unwrap(), &[]))
+    );
+
+    // --remap reaches the loader: a rule that moves conv1 elsewhere leaves no c1.
+    let out = predict(mpk.to_str().unwrap(), &["--remap", "^conv1\\.=first."]);
+    assert_clean_error(&out, "it has no tensor c1.weight");
+    assert!(stderr(&out).contains("first.weight"), "{}", stderr(&out));
+
+    // --init-only: the convolutions come from the file, the run says which tensors did not.
+    let out = start(
+        &dir.path().join("partial"),
+        "1",
+        "200",
+        &[
+            "--init-from",
+            mpk.to_str().unwrap(),
+            "--init-only",
+            "^(c1|c3)\\.",
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("kept their initial values (not taken from --init-from): fc.bias, fc.weight"),
+        "{}",
+        stdout(&out)
+    );
+}

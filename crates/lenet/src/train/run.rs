@@ -73,6 +73,8 @@ pub struct TrainingOutcome {
     pub resumed_after: Option<usize>,
     /// Whether it was stopped before its last epoch (Ctrl-C, SIGTERM, the dashboard's stop).
     pub interrupted: bool,
+    /// With a partial `init_from`: the network's tensors that kept their initial values.
+    pub kept_initial: Vec<String>,
 }
 
 /// Trains the network described by `config` on `data` (already subset), on `device`.
@@ -110,8 +112,11 @@ pub fn train(
     let mut net = config
         .model
         .init_seeded_scaled(&train_device, config.seed, config.init().gain());
+    let mut kept_initial = Vec::new();
     if let (Some(path), None) = (&config.init_from, resumed_after) {
-        net = weights::load(net, Path::new(path))?;
+        let (loaded, report) = weights::load_with(net, Path::new(path), &config.init_options()?)?;
+        net = loaded;
+        kept_initial = report.kept;
     }
 
     // 3. burn-train's learner.
@@ -214,6 +219,7 @@ pub fn train(
         test,
         resumed_after,
         interrupted,
+        kept_initial,
     })
 }
 

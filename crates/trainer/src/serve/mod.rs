@@ -40,10 +40,12 @@ const PAGE: &str = include_str!("index.html");
 /// Options of `trainer serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// A model file (.bpk, .safetensors, .pt/.pth) with its config.json beside it, or a run's
-    /// folder.
+    /// A model (any form `eval --model` takes); the shipped one by default.
     #[arg(long, value_name = "FILE", default_value = "assets/model")]
     model: PathBuf,
+    /// Rename the model file's tensors (FROM=TO, repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    remap: Vec<String>,
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -66,7 +68,11 @@ struct App {
 
 /// Starts the server and serves until Ctrl-C or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let model = TrainedModel::load(&args.model, &args.backend.device()?)?;
+    let model = lenet::cli::ModelArg {
+        model: args.model.clone(),
+        remap: args.remap.clone(),
+    }
+    .load(&args.backend.device()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
