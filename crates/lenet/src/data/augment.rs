@@ -69,7 +69,7 @@ impl Augment {
                 x += centre;
                 y += centre;
             }
-            *out = sample(pixels, x, y).round().clamp(0.0, 255.0) as u8;
+            *out = to_grey(sample(pixels, x, y));
         }
         out
     }
@@ -133,7 +133,7 @@ impl Field {
     /// The displacement at pixel `(x, y)`, interpolated between control points.
     fn at(&self, x: f64, y: f64) -> (f64, f64) {
         let (gx, gy) = (x / ELASTIC_GRID as f64, y / ELASTIC_GRID as f64);
-        let (x0, y0) = (gx.floor() as usize, gy.floor() as usize);
+        let (x0, y0) = (gx as usize, gy as usize);
         let (x0, y0) = (x0.min(self.side - 2), y0.min(self.side - 2));
         let (fx, fy) = (gx - x0 as f64, gy - y0 as f64);
         let p = |x: usize, y: usize| self.points[y * self.side + x];
@@ -146,19 +146,40 @@ impl Field {
 }
 
 /// The grey level at `(x, y)` by bilinear interpolation; 0 outside the image.
+///
+/// Written with integer truncation instead of `f64::floor` (a libm call without SSE4.1 in the
+/// build's target features): sampling is a quarter of a distorted epoch's time otherwise.
 fn sample(pixels: &[u8], x: f64, y: f64) -> f64 {
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
-    let at = |x: f64, y: f64| {
-        if x < 0.0 || y < 0.0 || x >= IMAGE_SIZE as f64 || y >= IMAGE_SIZE as f64 {
+    let (x0, y0) = (floor(x), floor(y));
+    let (fx, fy) = (x - f64::from(x0), y - f64::from(y0));
+    let side = IMAGE_SIZE as i32;
+    let at = |x: i32, y: i32| {
+        if x < 0 || y < 0 || x >= side || y >= side {
             0.0
         } else {
-            f64::from(pixels[y as usize * IMAGE_SIZE + x as usize])
+            f64::from(pixels[(y * side + x) as usize])
         }
     };
-    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1.0, y0) * fx;
-    let bottom = at(x0, y0 + 1.0) * (1.0 - fx) + at(x0 + 1.0, y0 + 1.0) * fx;
+    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+    let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
     top * (1.0 - fy) + bottom * fy
+}
+
+/// `x.floor()` for coordinates near the image (|x| far below `i32::MAX`).
+fn floor(x: f64) -> i32 {
+    let truncated = x as i32;
+    // Truncation rounds negative fractions up; step down for them.
+    if f64::from(truncated) > x {
+        truncated - 1
+    } else {
+        truncated
+    }
+}
+
+/// A grey level in 0..=255 rounded to the nearest integer (halves away from zero, as
+/// `f64::round`, without its libm call).
+fn to_grey(value: f64) -> u8 {
+    (value.clamp(0.0, 255.0) + 0.5) as u8
 }
 
 #[cfg(test)]
@@ -210,6 +231,23 @@ mod tests {
             assert!((0.7..1.3).contains(&ratio), "{augment:?}: ink ×{ratio}");
             let corners = [0, IMAGE_SIZE - 1, PIXELS - IMAGE_SIZE, PIXELS - 1];
             assert!(corners.iter().all(|&c| a[c] == 0), "{augment:?}");
+        }
+    }
+
+    #[test]
+    fn the_libm_free_helpers_equal_floor_and_round() {
+        for i in -4000..4000 {
+            let x = f64::from(i) / 97.0;
+            assert_eq!(f64::from(floor(x)), x.floor(), "floor({x})");
+            let v = f64::from(i) / 13.0;
+            assert_eq!(
+                f64::from(to_grey(v)),
+                v.round().clamp(0.0, 255.0),
+                "round({v})"
+            );
+        }
+        for x in [-1.0, -0.5, 0.0, 0.5, 27.0, 27.5, 28.0] {
+            assert_eq!(f64::from(floor(x)), x.floor());
         }
     }
 
