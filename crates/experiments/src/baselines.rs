@@ -319,11 +319,19 @@ pub fn svm(train: &Features, test: &Features, options: &SvmOptions) -> Result<Ba
         };
         let held_out = (selection.len() as f64 * options.validation_fraction).round() as usize;
         let (fit, valid) = selection.split(selection.len() - held_out);
+        let score = |&(c, gamma): &(f64, f64)| -> Result<f64> {
+            Ok(error_rate(&classify(&fit, &valid, c, gamma)?, &valid.y))
+        };
+        // libsvm's programs are single-threaded: fit the candidates side by side. linfa's fit
+        // already runs its ten one-vs-rest problems on every core.
+        let errors: Vec<f64> = match options.solver {
+            SvmSolver::Libsvm => grid.par_iter().map(score).collect::<Result<_>>()?,
+            SvmSolver::Linfa => grid.iter().map(score).collect::<Result<_>>()?,
+        };
         let mut best = (f64::INFINITY, grid[0]);
-        for &(c, gamma) in &grid {
-            let error = error_rate(&classify(&fit, &valid, c, gamma)?, &valid.y);
+        for (&error, &candidate) in errors.iter().zip(&grid) {
             if error < best.0 {
-                best = (error, (c, gamma));
+                best = (error, candidate);
             }
         }
         best.1

@@ -53,6 +53,21 @@ pub fn bands(xs: &[f64], curves: &[Vec<f64>]) -> Vec<Band> {
         .collect()
 }
 
+/// At most about `max` of `points`, evenly spaced, the last one always kept (the final value).
+pub fn thinned(points: Vec<Band>, max: usize) -> Vec<Band> {
+    if points.len() <= max || max == 0 {
+        return points;
+    }
+    let stride = points.len().div_ceil(max);
+    let last = points.len() - 1;
+    points
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % stride == stride - 1 || *i == last)
+        .map(|(_, p)| p)
+        .collect()
+}
+
 /// Exponential moving average `s_i = 0.99 s_{i−1} + 0.01 v_i`, started at the first value:
 /// the smoothing of the training-error curve in DeepLearnToolbox's `cnntrain`, the MATLAB code
 /// the paper's network and Fig. 7 match.
@@ -79,6 +94,10 @@ pub struct RunSummary {
     pub final_train_loss: f64,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Seconds of each epoch (training and test pass; empty in results saved before it was
+    /// recorded).
+    #[serde(default)]
+    pub epoch_seconds: Vec<f64>,
     /// Its per-epoch CSV, relative to the study's results folder.
     pub csv: String,
 }
@@ -106,6 +125,19 @@ impl Line {
     /// The first x where the mean curve is at or below `level`.
     pub fn first_x_at_or_below(&self, level: f64) -> Option<f64> {
         self.points.iter().find(|p| p.mean <= level).map(|p| p.x)
+    }
+
+    /// Mean over seeds of the seconds from the start to the end of `epoch` (`None` when the
+    /// runs did not record their epochs' times).
+    pub fn seconds_to_epoch(&self, epoch: usize) -> Option<f64> {
+        let times: Vec<f64> = self
+            .runs
+            .iter()
+            .map(|r| {
+                (r.epoch_seconds.len() >= epoch).then(|| r.epoch_seconds[..epoch].iter().sum())
+            })
+            .collect::<Option<_>>()?;
+        (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64)
     }
 
     /// Largest rise of the mean curve from one point to the next, over the second half of the
@@ -164,6 +196,10 @@ pub struct StudyResult {
     pub discussion: String,
     /// Curve studies: what was plotted.
     pub curve: Option<Curve>,
+    /// Curve studies: test errors (%) whose first crossing the report gives (from the
+    /// definition, like the title).
+    #[serde(default)]
+    pub levels: Vec<f64>,
     /// How, where and from what it ran.
     pub provenance: Provenance,
     /// Curve studies: the lines.
@@ -233,6 +269,17 @@ pub fn slug(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinning_keeps_evenly_spaced_points_and_the_last() {
+        let points: Vec<Band> = (1..=6000).map(|x| Band::of(f64::from(x), &[1.0])).collect();
+        let thin = thinned(points.clone(), 1500);
+        assert_eq!(thin.len(), 1500);
+        assert_eq!(thin[0].x, 4.0);
+        assert_eq!(thin.last().unwrap().x, 6000.0);
+        assert!(thin.windows(2).all(|w| w[1].x - w[0].x == 4.0));
+        assert_eq!(thinned(points[..1200].to_vec(), 1500).len(), 1200);
+    }
 
     #[test]
     fn bands_take_mean_min_and_max_over_seeds() {

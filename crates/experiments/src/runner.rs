@@ -26,6 +26,10 @@ use crate::study::{
     training_config,
 };
 
+/// Most points a line keeps in `result.json` and `summary.csv` (a per-batch curve of small
+/// batches has many thousands; the per-run CSVs keep every batch).
+const MAX_POINTS: usize = 1500;
+
 /// Where and how studies run.
 pub struct Runner {
     /// Full MNIST; each run draws its own subsets from it.
@@ -85,6 +89,7 @@ impl Runner {
             claim: study.claim.clone(),
             discussion: study.discussion.clone(),
             curve: study.curves().map(|c| c.curve),
+            levels: study.curves().map_or_else(Vec::new, |c| c.levels.clone()),
             provenance: Provenance {
                 git_revision: self.git_revision.clone(),
                 machine: provenance::machine(),
@@ -122,7 +127,7 @@ impl Runner {
     fn run_curves(&self, study: &Study, curves: &CurveStudy) -> Result<StudyResult> {
         let mut epochs = 0;
         for variant in &curves.variants {
-            for &seed in &curves.seeds {
+            for &seed in curves.seeds_of(variant) {
                 epochs += curves.variant_config(variant, seed)?.epochs;
             }
         }
@@ -157,7 +162,7 @@ impl Runner {
         let mut runs = Vec::new();
         let mut values = Vec::new();
         let mut xs = Vec::new();
-        for &seed in &curves.seeds {
+        for &seed in curves.seeds_of(variant) {
             let config = curves.variant_config(variant, seed)?;
             bar.set_message(format!("{} (seed {seed})", variant.label));
             let name = format!("{}-seed{seed}", slug(&variant.label));
@@ -187,6 +192,7 @@ impl Runner {
                 final_test_error: outcome.test.error_rate(),
                 final_train_loss: outcome.epochs.last().map_or(f64::NAN, |e| e.train_loss),
                 seconds: start.elapsed().as_secs_f64(),
+                epoch_seconds: outcome.epochs.iter().map(|e| e.seconds).collect(),
                 csv,
             });
         }
@@ -194,7 +200,7 @@ impl Runner {
             label: variant.label.clone(),
             settings: variant.set.clone(),
             runs,
-            points: results::bands(&xs, &values),
+            points: results::thinned(results::bands(&xs, &values), MAX_POINTS),
         })
     }
 
@@ -450,11 +456,21 @@ fn draw_curves(
             points: &l.points,
         })
         .collect();
-    let title = format!(
-        "{} ({} seeds: mean, min-max band)",
-        study.title,
-        curves.seeds.len()
+    let counts: Vec<usize> = curves
+        .variants
+        .iter()
+        .map(|v| curves.seeds_of(v).len())
+        .collect();
+    let (fewest, most) = (
+        counts.iter().copied().min().unwrap_or(0),
+        counts.iter().copied().max().unwrap_or(0),
     );
+    let seeds = if fewest == most {
+        format!("{most}")
+    } else {
+        format!("{fewest}-{most}")
+    };
+    let title = format!("{} ({seeds} seeds: mean, min-max band)", study.title);
     plot::draw(
         &dir.join(&study.name),
         &Labels {

@@ -42,6 +42,8 @@ pub struct Variant {
     /// Settings on top of the study's `base`.
     #[serde(default)]
     pub set: Settings,
+    /// Seeds of this line instead of the study's (e.g. one seed for an ablation's lines).
+    pub seeds: Option<Vec<u64>>,
 }
 
 /// A data protocol of a table study.
@@ -126,6 +128,10 @@ pub enum SvmSolver {
     Libsvm,
 }
 
+/// The test error (%) whose first crossing a curve study reports when it names no `levels`,
+/// as a measure of speed.
+pub const DEFAULT_LEVEL: f64 = 20.0;
+
 fn default_validation() -> f64 {
     0.2
 }
@@ -184,6 +190,8 @@ pub struct CurveStudy {
     pub base: Settings,
     /// The lines.
     pub variants: Vec<Variant>,
+    /// Test errors (%) whose first crossing the report gives, in epochs and seconds.
+    pub levels: Vec<f64>,
 }
 
 /// A table: classifiers × data protocols.
@@ -211,6 +219,7 @@ struct StudyFile {
     base: Settings,
     #[serde(default, rename = "variant")]
     variants: Vec<Variant>,
+    levels: Option<Vec<f64>>,
     #[serde(default, rename = "protocol")]
     protocols: Vec<Protocol>,
     #[serde(default, rename = "classifier")]
@@ -266,6 +275,7 @@ impl TryFrom<StudyFile> for Study {
                     seeds: file.seeds,
                     base: file.base,
                     variants: file.variants,
+                    levels: file.levels.unwrap_or_else(|| vec![DEFAULT_LEVEL]),
                 };
                 curves.check()?;
                 StudyKind::Curves(Box::new(curves))
@@ -295,12 +305,25 @@ impl CurveStudy {
         training_config(&self.base.then(&variant.set), seed)
     }
 
+    /// The seeds of `variant`: its own, or the study's.
+    pub fn seeds_of<'a>(&'a self, variant: &'a Variant) -> &'a [u64] {
+        variant.seeds.as_deref().unwrap_or(&self.seeds)
+    }
+
     fn check(&self) -> std::result::Result<(), String> {
         check_seeds("seeds", &self.seeds)?;
+        if let Some(level) = self.levels.iter().find(|l| !(0.0..=100.0).contains(*l)) {
+            return Err(format!(
+                "levels: expected test errors in 0..=100 %, found {level}"
+            ));
+        }
         let mut labels = std::collections::HashSet::new();
         for variant in &self.variants {
             if !labels.insert(&variant.label) {
                 return Err(format!("variant {:?}: label used twice", variant.label));
+            }
+            if let Some(seeds) = &variant.seeds {
+                check_seeds(&format!("variant {:?}: seeds", variant.label), seeds)?;
             }
             self.variant_config(variant, 0)
                 .map_err(|e| format!("variant {:?}: {e}", variant.label))?;
