@@ -271,7 +271,8 @@ pub struct TrainingOverrides {
     /// Deskew every image (training, test, and later eval/predict with this model).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub deskew: Option<bool>,
-    /// Start from these weights (.bpk, .safetensors or PyTorch .pt/.pth) instead of random ones.
+    /// Start from these weights instead of random ones: any model --model reads (.bpk,
+    /// .safetensors, PyTorch .pt/.pth, burn 0.13-0.21 .mpk/.mpk.gz, a run folder).
     #[arg(long, value_name = "FILE")]
     pub init_from: Option<PathBuf>,
     /// SGD momentum μ (0: plain SGD, the paper's).

@@ -21,6 +21,9 @@ use lenet::{LeNet, LeNetConfig, Subsampling, TrainingConfig};
 #[path = "support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
+#[path = "support/close.rs"]
+mod close;
+use close::max_diff;
 
 fn mnist() -> &'static MnistSplits {
     static DATA: OnceLock<MnistSplits> = OnceLock::new();
@@ -61,14 +64,6 @@ fn network(config: &LeNetConfig, device: &Device) -> LeNet {
 
 fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor.into_data().try_into_vec_as::<f32>().unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Every parameter's gradient in `grads`, by name.

@@ -21,6 +21,9 @@ use lenet::{ConfigSource, LeNetConfig, TrainedModel, eval};
 #[path = "support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
+#[path = "support/close.rs"]
+mod close;
+use close::max_diff;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -58,14 +61,6 @@ fn outputs(model: &TrainedModel) -> Vec<f32> {
         .iter()
         .flat_map(|p| p.outputs)
         .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn load(path: &Path) -> TrainedModel {

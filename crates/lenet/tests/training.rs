@@ -18,6 +18,9 @@ use lenet::{Backend, LeNet, LeNetConfig, TrainedModel, TrainingConfig};
 #[path = "support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
+#[path = "support/close.rs"]
+mod close;
+use close::max_diff;
 
 fn mnist() -> &'static MnistSplits {
     static DATA: OnceLock<MnistSplits> = OnceLock::new();
@@ -115,14 +118,6 @@ fn outputs(model: &LeNet, device: &Device) -> Vec<f32> {
         .into_data()
         .try_into_vec_as::<f32>()
         .unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Gradients of the objective w.r.t. C1's and FC's weights on 20 real images.

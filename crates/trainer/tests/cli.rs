@@ -6,6 +6,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+#[path = "support/images.rs"]
+mod images;
+use images::huge_png_header;
+
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
@@ -325,24 +329,6 @@ fn a_previous_run_is_not_overwritten_without_overwrite() {
         .unwrap();
     assert!(replaced.status.success(), "{}", stderr(&replaced));
     assert_ne!(std::fs::read(artifacts.join("model.bpk")).unwrap(), model);
-}
-
-/// A PNG whose header claims 20000x20000 pixels (a few hundred bytes on disk).
-fn huge_png_header() -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image::GrayImage::new(1, 1)
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-    // IHDR: length (8..12), "IHDR" (12..16), width (16..20), height (20..24), ..., CRC (29..33).
-    bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
-    bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
-    let mut crc = flate2::Crc::new();
-    crc.update(&bytes[12..29]);
-    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-    bytes
 }
 
 #[test]

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[path = "support/images.rs"]
+mod images;
+use images::huge_png_header;
+
 use reqwest::StatusCode;
 
 fn assets() -> PathBuf {
@@ -88,23 +92,6 @@ async fn post(
 /// A response's body as JSON.
 async fn json(response: reqwest::Response) -> serde_json::Value {
     serde_json::from_slice(&response.bytes().await.unwrap()).expect("a JSON body")
-}
-
-/// A PNG whose header claims 20000x20000 pixels (a few hundred bytes).
-fn huge_png_header() -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image::GrayImage::new(1, 1)
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-    bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
-    bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
-    let mut crc = flate2::Crc::new();
-    crc.update(&bytes[12..29]);
-    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-    bytes
 }
 
 #[test]
@@ -270,8 +257,27 @@ fn a_person_draws_digits_and_opens_an_image_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     let page: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page's JSON");
-    for (what, class) in [("seven", "7"), ("one", "1"), ("uploaded", "3")] {
-        let shown = &page[what];
+    // On a phone-sized screen the page needs no sideways scrolling, and a finger draws too.
+    let phone = &page["phone"];
+    let width = phone["width"].as_f64().unwrap();
+    assert!(
+        phone["scrollWidth"].as_f64().unwrap() <= width,
+        "sideways scrolling on a phone: {phone}"
+    );
+    let pad = &phone["pad"];
+    assert!(
+        pad["left"].as_f64().unwrap() >= 0.0
+            && pad["right"].as_f64().unwrap() <= width
+            && pad["width"].as_f64().unwrap() >= 0.6 * width,
+        "the drawing pad on a phone: {phone}"
+    );
+    let readings = [
+        ("seven", &page["seven"], "7"),
+        ("one", &page["one"], "1"),
+        ("uploaded", &page["uploaded"], "3"),
+        ("one drawn with a finger", &phone["reading"], "1"),
+    ];
+    for (what, shown, class) in readings {
         assert_eq!(shown["class"], class, "{what}: {shown}");
         let bars = shown["bars"].as_array().unwrap();
         assert_eq!(bars.len(), 10, "{what}");

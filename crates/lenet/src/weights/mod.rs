@@ -176,29 +176,21 @@ impl WeightFile {
                 (reader.into_tensors().map_err(burnpack)?, metadata)
             }
             WeightFormat::Safetensors => {
-                let mut store = SafetensorsStore::from_file(path);
-                let tensors = store
-                    .get_all_tensors()
-                    .map_err(|source| LenetError::Safetensors {
+                let tensors = tensors_of(SafetensorsStore::from_file(path), |source| {
+                    LenetError::Safetensors {
                         path: path.to_path_buf(),
                         source,
-                    })?
-                    .values()
-                    .cloned()
-                    .collect();
+                    }
+                })?;
                 (tensors, safetensors_metadata(path)?)
             }
             WeightFormat::Pytorch => {
-                let mut store = PytorchStore::from_file(path);
-                let tensors = store
-                    .get_all_tensors()
-                    .map_err(|source| LenetError::Pytorch {
+                let tensors = tensors_of(PytorchStore::from_file(path), |source| {
+                    LenetError::Pytorch {
                         path: path.to_path_buf(),
                         source,
-                    })?
-                    .values()
-                    .cloned()
-                    .collect();
+                    }
+                })?;
                 (tensors, BTreeMap::new())
             }
             WeightFormat::Mpk => record::read(path)?,
@@ -243,6 +235,19 @@ impl WeightFile {
             reason,
         })
     }
+}
+
+/// Every tensor a burn-store store holds, its error wrapped by `error`.
+fn tensors_of<S: ModuleStore>(
+    mut store: S,
+    error: impl FnOnce(S::Error) -> LenetError,
+) -> Result<Vec<PackTensor>> {
+    Ok(store
+        .get_all_tensors()
+        .map_err(error)?
+        .values()
+        .cloned()
+        .collect())
 }
 
 /// The metadata of a SafeTensors file's header.

@@ -69,6 +69,23 @@ try {
   await input.uploadFile(image);
   result.uploaded = await reading("the uploaded image");
   result.model = await page.$eval("#model", e => e.textContent);
+
+  // A phone: the page fits the width (no sideways scrolling), and a finger draws a 1.
+  await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true,
+                           deviceScaleFactor: 2 });
+  await page.goto(url, { waitUntil: "networkidle0" });
+  const phonePad = await (await page.$("#pad")).boundingBox();
+  result.phone = await page.evaluate(() => ({
+    width: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+  }));
+  result.phone.pad = { left: phonePad.x, right: phonePad.x + phonePad.width, width: phonePad.width };
+  const touchAt = (x, y) => [phonePad.x + x * phonePad.width, phonePad.y + y * phonePad.height];
+  await page.touchscreen.touchStart(...touchAt(0.5, 0.15));
+  for (let i = 1; i <= 12; i++) await page.touchscreen.touchMove(...touchAt(0.5, 0.15 + 0.7 * i / 12));
+  await page.touchscreen.touchEnd();
+  result.phone.reading = await reading("the 1 drawn with a finger");
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, "-phone.png") });
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();
