@@ -13,46 +13,17 @@ Prints one JSON object:
 Usage: bench_pytorch.py MNIST_DIR THREADS [--train-images N]
 """
 import argparse
-import gzip
 import json
-import math
 import pathlib
+import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
-
-def idx(path, header):
-    return np.frombuffer(gzip.open(path).read()[header:], dtype=np.uint8)
-
-
-def load(mnist, prefix):
-    images = idx(mnist / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)
-    labels = idx(mnist / f"{prefix}-labels-idx1-ubyte.gz", 8)
-    return torch.tensor(images, dtype=torch.float32) / 255.0, torch.tensor(labels, dtype=torch.long)
-
-
-class LeNet(nn.Module):
-    def __init__(self, c1=6, c3=12, k=5):
-        super().__init__()
-        self.c1 = nn.Conv2d(1, c1, k)
-        self.c3 = nn.Conv2d(c1, c3, k)
-        self.fc = nn.Linear(c3 * 4 * 4, 10)
-        for conv in (self.c1, self.c3):
-            out_maps, in_maps = conv.weight.shape[:2]
-            bound = math.sqrt(6.0 / (in_maps * k * k + out_maps * k * k))
-            nn.init.uniform_(conv.weight, -bound, bound)
-            nn.init.zeros_(conv.bias)
-        bound = math.sqrt(6.0 / (c3 * 16 + 10))
-        nn.init.uniform_(self.fc.weight, -bound, bound)
-        nn.init.zeros_(self.fc.bias)
-
-    def forward(self, x):
-        x = nn.functional.avg_pool2d(torch.sigmoid(self.c1(x)), 2)
-        x = nn.functional.avg_pool2d(torch.sigmoid(self.c3(x)), 2)
-        return torch.sigmoid(self.fc(x.flatten(1)))
+# The network and the loader are train_lenet.py's, so the benchmark times that very network.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "pytorch"))
+from train_lenet import LeNet, load  # noqa: E402
 
 
 def main():

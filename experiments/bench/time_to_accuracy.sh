@@ -19,12 +19,7 @@ mnist=${1:-../shared/data/mnist}
 seeds=${SEEDS:-1 2}
 epochs=${EPOCHS:-60}
 threads=${THREADS:-$(nproc)}
-venv=experiments/bench/.venv
-if [ ! -x "$venv/bin/python" ]; then
-    echo "installing PyTorch into $venv (once)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q torch numpy
-fi
+source experiments/bench/venv.sh
 cargo build --release --bin trainer
 
 out=$(mktemp -d)
