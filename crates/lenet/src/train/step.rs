@@ -68,9 +68,10 @@ fn classification_output(
 ///
 /// Every SGD step registers the new parameters as autodiff leaves, and burn-autodiff frees the
 /// entries of tensors that are gone only when some backward pass runs. The fused step runs none,
-/// so without this a run kept every step's old parameters (about 9 KB a step at batch 10: 5 GB
-/// over the recipe's 100 epochs, and a study of several runs ran out of memory). A backward pass
-/// over one tracked element sweeps them; it costs microseconds.
+/// so without this a run kept every step's old parameters (measured: about 9 KB a step at batch
+/// 10, and a study of several 100-epoch runs ran out of memory). A backward pass over one tracked
+/// element sweeps them. It runs every step because burn-train's `Learner` owns the loop; the
+/// recipe's epochs got faster with it (6.19 s to 5.25 s), as the graph no longer grows.
 fn sweep_autodiff_graphs(device: &Device) {
     let _ = Tensor::<1>::zeros([1], device)
         .require_grad()
