@@ -101,7 +101,7 @@ fn curve_section(out: &mut String, result: &StudyResult, curve: Curve, rel: &str
                 .collect();
             let _ = writeln!(
                 out,
-                "**Measured** ({seeds} seeds; test error % after the epoch, mean [min–max]):\n\n\
+                "**Measured** ({seeds}; test error % after the epoch, mean [min–max]):\n\n\
                  | | epoch 1 | epoch 5 | epoch 10 | epoch 20 | epoch {last:.0} |{level_heads}\n\
                  |---|---|---|---|---|---|{}",
                 "---|".repeat(levels.len())
@@ -161,7 +161,7 @@ fn curve_section(out: &mut String, result: &StudyResult, curve: Curve, rel: &str
         Curve::TrainMse => {
             let _ = writeln!(
                 out,
-                "**Measured** ({seeds} seeds; training MSE = the objective E with λ = 0, smoothed as \
+                "**Measured** ({seeds}; training MSE = the objective E with λ = 0, smoothed as \
                  DeepLearnToolbox plots it, s ← 0.99 s + 0.01 E per batch; mean [min–max]):\n\n\
                  | | after 5 000 samples | 20 000 | 40 000 | at the end | samples until mean ≤ {MSE_LEVEL} |\n\
                  |---|---|---|---|---|---|"
@@ -204,10 +204,11 @@ fn curve_section(out: &mut String, result: &StudyResult, curve: Curve, rel: &str
 fn seed_count(lines: &[Line]) -> String {
     let counts = lines.iter().map(|l| l.runs.len());
     let (fewest, most) = (counts.clone().min().unwrap_or(0), counts.max().unwrap_or(0));
+    let noun = if most == 1 { "seed" } else { "seeds" };
     if fewest == most {
-        format!("{most}")
+        format!("{most} {noun}")
     } else {
-        format!("{fewest}-{most}")
+        format!("{fewest}-{most} {noun}")
     }
 }
 

@@ -192,6 +192,8 @@ pub struct CurveStudy {
     pub variants: Vec<Variant>,
     /// Test errors (%) whose first crossing the report gives, in epochs and seconds.
     pub levels: Vec<f64>,
+    /// Why some lines run fewer than 3 seeds (e.g. a long ablation), when they do.
+    pub few_seeds_reason: Option<String>,
 }
 
 /// A table: classifiers × data protocols.
@@ -220,6 +222,7 @@ struct StudyFile {
     #[serde(default, rename = "variant")]
     variants: Vec<Variant>,
     levels: Option<Vec<f64>>,
+    few_seeds_reason: Option<String>,
     #[serde(default, rename = "protocol")]
     protocols: Vec<Protocol>,
     #[serde(default, rename = "classifier")]
@@ -276,6 +279,7 @@ impl TryFrom<StudyFile> for Study {
                     base: file.base,
                     variants: file.variants,
                     levels: file.levels.unwrap_or_else(|| vec![DEFAULT_LEVEL]),
+                    few_seeds_reason: file.few_seeds_reason,
                 };
                 curves.check()?;
                 StudyKind::Curves(Box::new(curves))
@@ -310,6 +314,15 @@ impl CurveStudy {
         variant.seeds.as_deref().unwrap_or(&self.seeds)
     }
 
+    /// The fewest seeds any line runs.
+    pub fn fewest_seeds(&self) -> usize {
+        self.variants
+            .iter()
+            .map(|v| self.seeds_of(v).len())
+            .min()
+            .unwrap_or(0)
+    }
+
     fn check(&self) -> std::result::Result<(), String> {
         check_seeds("seeds", &self.seeds)?;
         if let Some(level) = self.levels.iter().find(|l| !(0.0..=100.0).contains(*l)) {
@@ -328,7 +341,15 @@ impl CurveStudy {
             self.variant_config(variant, 0)
                 .map_err(|e| format!("variant {:?}: {e}", variant.label))?;
         }
-        Ok(())
+        match &self.few_seeds_reason {
+            Some(reason) if reason.trim().is_empty() => {
+                Err("few_seeds_reason: expected a reason, found an empty text".into())
+            }
+            Some(_) if self.fewest_seeds() >= 3 => Err(
+                "few_seeds_reason: given, but every line runs at least 3 seeds; remove it".into(),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -289,6 +289,19 @@ fn bad_definitions_are_refused_naming_file_and_field() {
         (CURVES.replace("seeds = [7]", "seeds = []"), "seeds"),
         (CURVES.replace("seeds = [7, 8]", "seeds = [8, 8]"), "seeds"),
         (
+            CURVES.replace("seeds = [7]", "seeds = [7]\nfew_seeds_reason = \" \""),
+            "few_seeds_reason",
+        ),
+        (
+            CURVES
+                .replace(
+                    "seeds = [7]",
+                    "seeds = [1, 2, 3]\nfew_seeds_reason = \"slow\"",
+                )
+                .replace("seeds = [7, 8]", "seeds = [4, 5, 6]"),
+            "few_seeds_reason",
+        ),
+        (
             CURVES.replace("levels = [95.0]", "levels = [120.0]"),
             "levels",
         ),
@@ -325,7 +338,12 @@ fn the_committed_definitions_are_valid() {
     for path in paths {
         let study = Study::load(&path).unwrap();
         if let Some(curves) = study.curves() {
-            assert!(curves.seeds.len() >= 3, "{}: at least 3 seeds", study.name);
+            assert!(
+                curves.fewest_seeds() >= 3 || curves.few_seeds_reason.is_some(),
+                "{}: a line runs {} seeds; run at least 3 or say why in few_seeds_reason",
+                study.name,
+                curves.fewest_seeds()
+            );
         }
     }
 }
