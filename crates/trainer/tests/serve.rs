@@ -33,6 +33,8 @@ impl Server {
             .args(["serve", "--addr", "127.0.0.1:0", "--model"])
             .arg(assets().join("model"))
             .args(extra)
+            // Run from the repository's root, as the README does.
+            .current_dir(assets().parent().unwrap())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -113,6 +115,8 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
                 .contains("LeNet 6-12")
         );
         assert!(model["config"]["model"]["c1"] == 6);
+        // The file under the folder the server runs in: shown relative, no absolute path.
+        assert_eq!(model["file"], "assets/model/model.bpk");
 
         let page = client.get(&url).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("<canvas id=\"pad\"") && page.contains("/api/predict"));

@@ -161,9 +161,20 @@ async fn model_info(State(app): State<Arc<App>>) -> Response {
         config: &model.config,
         test_error: model.evaluation.as_ref().map(|e| e.test_error),
         test_images: model.evaluation.as_ref().map(|e| e.test_images),
-        file: model.path.display().to_string(),
+        file: shown_path(&model.path),
     })
     .into_response()
+}
+
+/// The model's path as the page shows it: relative to the folder the server runs in when the
+/// file lies under it (no absolute path of the serving machine on the page), else as given.
+fn shown_path(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|here| path.strip_prefix(here).ok())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The JSON form of a `POST /api/predict` body.
