@@ -33,6 +33,9 @@ pub enum Curve {
     TrainMse,
 }
 
+/// Seeds per line a committed curve study runs unless its `few_seeds_reason` says why not.
+pub const MIN_SEEDS: usize = 3;
+
 /// One line of a curve study.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +195,7 @@ pub struct CurveStudy {
     pub variants: Vec<Variant>,
     /// Test errors (%) whose first crossing the report gives, in epochs and seconds.
     pub levels: Vec<f64>,
-    /// Why some lines run fewer than 3 seeds (e.g. a long ablation), when they do.
+    /// Why some lines run fewer than [`MIN_SEEDS`] seeds (e.g. a long ablation), when they do.
     pub few_seeds_reason: Option<String>,
 }
 
@@ -314,7 +317,8 @@ impl CurveStudy {
         variant.seeds.as_deref().unwrap_or(&self.seeds)
     }
 
-    /// The fewest seeds any line runs.
+    /// The fewest seeds any line runs (below [`MIN_SEEDS`] a committed study says why in
+    /// `few_seeds_reason`).
     pub fn fewest_seeds(&self) -> usize {
         self.variants
             .iter()
@@ -345,9 +349,9 @@ impl CurveStudy {
             Some(reason) if reason.trim().is_empty() => {
                 Err("few_seeds_reason: expected a reason, found an empty text".into())
             }
-            Some(_) if self.fewest_seeds() >= 3 => Err(
-                "few_seeds_reason: given, but every line runs at least 3 seeds; remove it".into(),
-            ),
+            Some(_) if self.fewest_seeds() >= MIN_SEEDS => Err(format!(
+                "few_seeds_reason: given, but every line runs at least {MIN_SEEDS} seeds; remove it"
+            )),
             _ => Ok(()),
         }
     }

@@ -338,11 +338,12 @@ fn the_committed_definitions_are_valid() {
     for path in paths {
         let study = Study::load(&path).unwrap();
         if let Some(curves) = study.curves() {
+            let fewest = curves.fewest_seeds();
             assert!(
-                curves.fewest_seeds() >= 3 || curves.few_seeds_reason.is_some(),
-                "{}: a line runs {} seeds; run at least 3 or say why in few_seeds_reason",
+                fewest >= experiments::study::MIN_SEEDS || curves.few_seeds_reason.is_some(),
+                "{}: a line runs {fewest} seeds; run at least {} or say why in few_seeds_reason",
                 study.name,
-                curves.fewest_seeds()
+                experiments::study::MIN_SEEDS
             );
         }
     }

@@ -62,6 +62,8 @@ pub struct ServeArgs {
 /// What the handlers share.
 struct App {
     model: TrainedModel,
+    /// The model's file as `GET /api/model` shows it (see [`shown_path`]), found once.
+    model_file: String,
     /// One permit per request being decoded or classified.
     in_flight: Semaphore,
 }
@@ -83,6 +85,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
     let description = model.describe();
     let app = Arc::new(App {
+        model_file: shown_path(&model.path),
         model,
         in_flight: Semaphore::new(args.max_in_flight as usize),
     });
@@ -161,7 +164,7 @@ async fn model_info(State(app): State<Arc<App>>) -> Response {
         config: &model.config,
         test_error: model.evaluation.as_ref().map(|e| e.test_error),
         test_images: model.evaluation.as_ref().map(|e| e.test_images),
-        file: shown_path(&model.path),
+        file: app.model_file.clone(),
     })
     .into_response()
 }
@@ -312,6 +315,7 @@ mod tests {
         let net = lenet::LeNetConfig::new().init(&device);
         let model = TrainedModel::new(Default::default(), net, "model.bpk".into(), &device);
         let app = Arc::new(App {
+            model_file: shown_path(&model.path),
             model,
             in_flight: Semaphore::new(1),
         });
