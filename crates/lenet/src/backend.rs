@@ -54,7 +54,7 @@ impl Backend {
             #[cfg(feature = "flex")]
             Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Ok(Device::wgpu(DeviceKind::DefaultDevice)),
+            Backend::Wgpu => wgpu::device(),
             #[allow(unreachable_patterns)]
             backend => Err(LenetError::BackendNotCompiled(backend)),
         }
@@ -64,6 +64,79 @@ impl Backend {
     /// (the CPU backends), rather than as burn's composed tensor operations.
     pub fn has_fused_path(self) -> bool {
         matches!(self, Backend::Ndarray | Backend::Flex)
+    }
+}
+
+/// The adapter (a GPU, or a software renderer) the wgpu backend runs on, as wgpu reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adapter {
+    /// The adapter's name (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`, ...).
+    pub name: String,
+    /// The graphics API (Vulkan, Metal, Dx12, Gl).
+    pub api: String,
+    /// wgpu's device type: DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu or Other.
+    pub kind: String,
+}
+
+impl Adapter {
+    /// Whether it renders on the CPU (Mesa's lavapipe or llvmpipe, say): correct but slow.
+    pub fn is_software(&self) -> bool {
+        self.kind == "Cpu"
+    }
+}
+
+impl fmt::Display for Adapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.api, self.kind)?;
+        if self.is_software() {
+            f.write_str(": a software renderer on the CPU, correct but slow")?;
+        }
+        Ok(())
+    }
+}
+
+/// The adapter wgpu runs on, once the wgpu backend's device was asked for.
+pub fn wgpu_adapter() -> Option<Adapter> {
+    #[cfg(feature = "wgpu")]
+    if let Some(Ok((_, adapter))) = wgpu::RUNTIME.get() {
+        return Some(adapter.clone());
+    }
+    None
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use std::sync::OnceLock;
+
+    use burn::prelude::Device;
+
+    use super::Adapter;
+    use crate::error::{LenetError, Result};
+
+    /// The wgpu device and its adapter, initialised once (burn's wgpu runtime cannot be
+    /// initialised twice), or why there is none.
+    pub(super) static RUNTIME: OnceLock<std::result::Result<(Device, Adapter), String>> =
+        OnceLock::new();
+
+    /// burn's wgpu runtime on the default adapter, brought up here (not lazily at the first
+    /// tensor) so that the adapter is known, and a machine without one fails at once.
+    pub(super) fn device() -> Result<Device> {
+        let runtime = RUNTIME.get_or_init(|| {
+            let (device, setup) = Device::wgpu_options()
+                .init_with_setup()
+                .map_err(|e| e.to_string())?;
+            let info = setup.adapter.get_info();
+            let adapter = Adapter {
+                name: info.name,
+                api: format!("{:?}", info.backend),
+                kind: format!("{:?}", info.device_type),
+            };
+            Ok((device, adapter))
+        });
+        match runtime {
+            Ok((device, _)) => Ok(device.clone()),
+            Err(reason) => Err(LenetError::NoAdapter(reason.clone())),
+        }
     }
 }
 

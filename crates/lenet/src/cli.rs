@@ -21,9 +21,15 @@ pub struct BackendArg {
 }
 
 impl BackendArg {
-    /// The chosen backend's device.
+    /// The chosen backend's device; for wgpu, says on stderr which adapter it runs on.
     pub fn device(&self) -> Result<Device> {
-        self.backend.device()
+        let device = self.backend.device()?;
+        if self.backend == Backend::Wgpu
+            && let Some(adapter) = crate::backend::wgpu_adapter()
+        {
+            eprintln!("wgpu adapter: {adapter}");
+        }
+        Ok(device)
     }
 }
 
@@ -48,8 +54,9 @@ pub struct ModelArg {
     /// A model: a file (.bpk, .safetensors, .pt/.pth, burn ≤ 0.21's .mpk/.mpk.gz), a run's
     /// folder (its model.bpk, else its latest checkpoint/model-N.*), or FOLDER@N (epoch N's
     /// checkpoint). The network comes from the run's config.json, or from the tensors' shapes.
+    /// [default: the shipped model of assets/model, built into the program]
     #[arg(long, value_name = "FILE")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Rename the file's tensors: FROM is a regular expression, TO its replacement (repeatable;
     /// applied before the built-in table of other programs' names).
     #[arg(long, value_name = "FROM=TO")]
@@ -64,9 +71,12 @@ impl ModelArg {
         Ok(LoadOptions { names, only: None })
     }
 
-    /// The model on `device`.
+    /// The model on `device`: the one `--model` names, else the shipped one.
     pub fn load(&self, device: &Device) -> Result<TrainedModel> {
-        TrainedModel::load_with(&self.model, device, &self.load_options()?)
+        match &self.model {
+            Some(path) => TrainedModel::load_with(path, device, &self.load_options()?),
+            None => TrainedModel::shipped(device),
+        }
     }
 }
 

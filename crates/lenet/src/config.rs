@@ -219,6 +219,14 @@ impl TrainingConfig {
         }
     }
 
+    /// A configuration from the text of a `config.json` (`path` names it in errors).
+    pub fn from_json(text: &str, path: &Path) -> error::Result<Self> {
+        Self::load_binary(text.as_bytes()).map_err(|source| LenetError::Config {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
     /// Loads the configuration saved in an artifact folder.
     pub fn load_from(artifact_dir: &Path) -> error::Result<Self> {
         let path = artifact_dir.join(CONFIG_FILE);
@@ -361,13 +369,30 @@ impl TrainingOverrides {
         Ok(config)
     }
 
-    /// The names of the settings given here other than `epochs`: what a resumed run, which
-    /// continues with its saved configuration, cannot change.
-    pub fn fixed_by_resume(&self) -> Vec<String> {
+    /// The settings given here, other than `epochs`, whose values differ from `saved`'s: what
+    /// a resumed run, which continues with its saved configuration, cannot change. Repeating
+    /// a value the run already has is fine.
+    pub fn fixed_by_resume(&self, saved: &TrainingConfig) -> Vec<String> {
+        let mut changed = self.apply(saved.clone());
+        changed.epochs = saved.epochs;
+        let (changed, saved) = (flat_json(&changed), flat_json(saved));
         self.given()
             .into_iter()
             .map(|(name, _)| name)
-            .filter(|name| name != "epochs")
+            .filter(|name| name != "epochs" && changed.get(name) != saved.get(name))
             .collect()
     }
+}
+
+/// A configuration as JSON with the model's fields beside the others (the names
+/// [`TrainingOverrides`] gives them).
+fn flat_json(config: &TrainingConfig) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = match serde_json::to_value(config).expect("a configuration serialises") {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a struct serialises to an object"),
+    };
+    if let Some(serde_json::Value::Object(model)) = map.remove("model") {
+        map.extend(model);
+    }
+    map
 }

@@ -94,6 +94,13 @@ pub enum LenetError {
     )]
     BackendNotCompiled(Backend),
 
+    /// The wgpu backend found no adapter (no GPU driver, no software renderer).
+    #[error(
+        "--backend wgpu: no GPU adapter ({0}); install a Vulkan driver (without a GPU, Mesa's \
+         software one: apt-get install mesa-vulkan-drivers) or choose --backend flex"
+    )]
+    NoAdapter(String),
+
     /// A burnpack record (model, checkpoint, optimizer state) that cannot be read or applied.
     #[error("{path}: {what}")]
     Record {

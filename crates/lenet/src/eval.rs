@@ -233,6 +233,10 @@ pub struct TrainedModel {
     host: Option<HostNet>,
 }
 
+/// What stands for the shipped model's path (on the page, in messages): it is built into the
+/// program, from `assets/model/` of the source tree.
+pub const SHIPPED_MODEL: &str = "assets/model/model.bpk (built in)";
+
 /// Where a loaded network's configuration came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigSource {
@@ -278,6 +282,28 @@ impl TrainedModel {
             model.evaluation = SavedEvaluation::load(folder)?;
         }
         model.source = source;
+        Ok(model)
+    }
+
+    /// The model this program ships (`assets/model/`: the recipe's network, see its README),
+    /// built into the binary, so that it is the default `--model` from any folder and after
+    /// `cargo install`. Its path reads [`SHIPPED_MODEL`].
+    pub fn shipped(device: &Device) -> Result<Self> {
+        const WEIGHTS: &[u8] = include_bytes!("../../../assets/model/model.bpk");
+        const CONFIG: &str = include_str!("../../../assets/model/config.json");
+        const EVALUATION: &str = include_str!("../../../assets/model/evaluation.json");
+        let path = PathBuf::from(SHIPPED_MODEL);
+        let config = TrainingConfig::from_json(CONFIG, &path)?;
+        let file = WeightFile::from_burnpack_bytes(&path, WEIGHTS)?;
+        let (net, _) = weights::load_file(config.model.init(device), file, &LoadOptions::default())?;
+        let mut model = Self::new(config, net, path.clone(), device);
+        model.evaluation = Some(serde_json::from_str(EVALUATION).map_err(|e| {
+            LenetError::Artifact {
+                path: path.clone(),
+                reason: format!("the shipped evaluation.json: {e}"),
+            }
+        })?);
+        model.source = ConfigSource::Saved(path);
         Ok(model)
     }
 

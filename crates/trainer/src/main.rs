@@ -77,7 +77,7 @@ struct EvalArgs {
     data: DataArg,
     #[command(flatten)]
     backend: BackendArg,
-    /// Where to write the confusion matrix as CSV [default: confusion.csv beside the model].
+    /// Also write the confusion matrix as CSV to FILE.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
 }
@@ -162,7 +162,8 @@ impl TrainArgs {
         if !self.resume {
             return Ok(self.settings.config()?);
         }
-        let fixed = self.settings.fixed_by_resume();
+        let mut config = TrainingConfig::load_from(&self.artifact_dir)?;
+        let fixed = self.settings.fixed_by_resume(&config);
         if !fixed.is_empty() {
             anyhow::bail!(
                 "--resume continues with the run's saved config.json; only --epochs can change, \
@@ -170,7 +171,6 @@ impl TrainArgs {
                 fixed.join(", ")
             );
         }
-        let mut config = TrainingConfig::load_from(&self.artifact_dir)?;
         if let Some(epochs) = self.settings.epochs {
             config.epochs = epochs;
         }
@@ -263,8 +263,13 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
     Ok(Outcome::Finished)
 }
 
+/// How long the first Ctrl-C or SIGTERM waits for the current batch before the program exits
+/// anyway (a batch on a software GPU renderer, or of a huge network, can take minutes).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The first Ctrl-C or SIGTERM stops training after the current batch (the last complete
-/// checkpoint stays); a second one exits at once.
+/// checkpoint stays), or after [`STOP_GRACE`] at the latest; a second one exits at once.
+/// Checkpoints are written atomically, so exiting mid-batch loses only that epoch's work.
 fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
     let interrupter = interrupter.clone();
     let received = AtomicBool::new(false);
@@ -275,6 +280,15 @@ fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
         }
         eprintln!("stopping after the current batch (signal again to exit now)");
         interrupter.stop(Some("stopped by a signal"));
+        std::thread::spawn(|| {
+            std::thread::sleep(STOP_GRACE);
+            eprintln!(
+                "the batch did not end within {} s: exiting now; the last complete checkpoint \
+                 is kept (continue with --resume)",
+                STOP_GRACE.as_secs()
+            );
+            std::process::exit(130);
+        });
     })
     .context("installing the Ctrl-C/SIGTERM handler")
 }
@@ -304,13 +318,13 @@ fn eval(args: &EvalArgs) -> Result<Outcome> {
         args.backend.backend
     );
     println!("\n{}", result.report());
-    let csv = match &args.csv {
-        Some(path) => path.clone(),
-        None => artifacts::folder_of(&model.path).join(artifacts::CONFUSION_FILE),
-    };
-    std::fs::write(&csv, result.confusion_csv())
-        .with_context(|| format!("writing {}", csv.display()))?;
-    println!("\nconfusion matrix written to {}", csv.display());
+    // Written only where asked: never beside the model (which may be the shipped one, or a
+    // folder of assets/).
+    if let Some(csv) = &args.csv {
+        artifacts::write_atomically(csv, |tmp| std::fs::write(tmp, result.confusion_csv()))
+            .with_context(|| format!("writing {}", csv.display()))?;
+        println!("\nconfusion matrix written to {}", csv.display());
+    }
     Ok(Outcome::Finished)
 }
 
@@ -321,6 +335,14 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
     for path in &args.images {
         // One image at a time: a bad file is reported and the others are still classified.
         match image::load_digit(path) {
+            Ok(pixels) if image::is_blank(&pixels) => {
+                println!(
+                    "{}: no digit (no ink differs from the background by more than {} of 255 \
+                     grey levels)",
+                    path.display(),
+                    image::MIN_CONTRAST
+                );
+            }
             Ok(pixels) => {
                 for prediction in model.predict(vec![pixels]) {
                     let outputs: Vec<String> = prediction
@@ -337,7 +359,8 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
                 }
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                // With its causes: "FILE: Is a directory", not the path alone.
+                eprintln!("error: {:#}", anyhow::Error::new(error));
                 failed += 1;
             }
         }
@@ -360,7 +383,7 @@ fn export(args: &ExportArgs) -> Result<Outcome> {
 fn convert(args: &ConvertArgs) -> Result<Outcome> {
     let format = WeightFormat::of(&args.out)?;
     let model = ModelArg {
-        model: args.input.clone(),
+        model: Some(args.input.clone()),
         remap: args.remap.clone(),
     }
     .load(&lenet::Backend::default().device()?)?;
@@ -388,7 +411,7 @@ fn inspect(args: &InspectArgs) -> Result<Outcome> {
         println!("  metadata {key} = {value}");
     }
     let names = ModelArg {
-        model: args.file.clone(),
+        model: Some(args.file.clone()),
         remap: args.remap.clone(),
     }
     .load_options()?

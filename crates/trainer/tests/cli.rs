@@ -104,6 +104,7 @@ fn bad_data_and_settings_are_refused_before_any_work() {
         ),
         (vec!["--c1", "0"], "c1 = 0"),
         (vec!["--c3", "0"], "c3 = 0"),
+        (vec!["--c3", "100000"], "1..=256 feature maps"),
         (
             vec!["--kernel-size", "30"],
             "kernel-size = 30: expected 1..=9",
@@ -315,6 +316,51 @@ fn train_tiny(dir: &Path) -> PathBuf {
 }
 
 #[test]
+fn resume_accepts_the_values_the_run_already_has_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = train_tiny(dir.path());
+    // The whole command line again, with a new total of epochs.
+    let again = start(&artifacts, "2", "200", &["--resume"])
+        .wait_with_output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}{}", stderr(&again));
+    assert!(stdout.contains("resumed after epoch 1"), "{stdout}");
+    // A value the run does not have is refused, naming it.
+    let changed = start(&artifacts, "3", "300", &["--resume"])
+        .wait_with_output()
+        .unwrap();
+    assert_clean_error(&changed, "not train_size");
+}
+
+#[test]
+fn a_corrupted_weight_file_is_refused_naming_the_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = train_tiny(dir.path());
+    let model = artifacts.join("model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    // The tensors' data is at the end of a burnpack file.
+    let last = bytes.len() - 8;
+    bytes[last] ^= 0x55;
+    std::fs::write(&model, &bytes).unwrap();
+    let digit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/digits/7.png");
+    let out = run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        digit.to_str().unwrap(),
+    ]);
+    assert_clean_error(&out, "model.bpk: corrupted: the tensors' checksum");
+    let err = stderr(&out);
+    let sums: Vec<&str> = err
+        .split_whitespace()
+        .filter(|w| w.trim_end_matches(',').len() == 8 && w.chars().all(|c| c.is_ascii_hexdigit() || c == ','))
+        .collect();
+    assert_eq!(sums.len(), 2, "expected and found checksums: {err}");
+    assert_ne!(sums[0].trim_end_matches(','), sums[1].trim_end_matches(','));
+}
+
+#[test]
 fn a_previous_run_is_not_overwritten_without_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = train_tiny(dir.path());
@@ -380,7 +426,7 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
     for (name, needle) in [
         ("empty.png", "image"),
         ("corrupt.jpg", "image"),
-        ("huge.png", "8192"),
+        ("huge.png", "20000x20000"),
     ] {
         let line = err
             .lines()
@@ -398,12 +444,15 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
 fn eval_prints_the_confusion_matrix_and_writes_it_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = train_tiny(dir.path());
+    let csv = dir.path().join("confusion.csv");
     let out = run(&[
         "eval",
         "--model",
         artifacts.to_str().unwrap(),
         "--data-dir",
         mnist_dir().to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", stderr(&out));
@@ -411,7 +460,11 @@ fn eval_prints_the_confusion_matrix_and_writes_it_as_csv() {
         stdout.contains("test error:") && stdout.contains("/10000)"),
         "{stdout}"
     );
-    let csv = std::fs::read_to_string(artifacts.join("confusion.csv")).unwrap();
+    assert!(
+        !artifacts.join("confusion.csv").exists(),
+        "nothing is written beside the model"
+    );
+    let csv = std::fs::read_to_string(csv).unwrap();
     let rows: Vec<Vec<usize>> = csv
         .lines()
         .skip(1)

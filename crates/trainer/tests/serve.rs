@@ -66,6 +66,12 @@ impl Server {
     }
 }
 
+/// An HTTP client (with rustls' ring provider, the one the workspace builds).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -101,10 +107,10 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
     let server = Server::start(&["--max-body", "100000"]);
     let url = server.url.clone();
     runtime().block_on(async {
-        let client = reqwest::Client::new();
+        let client = client();
         let health = client.get(format!("{url}healthz")).send().await.unwrap();
         assert_eq!(health.status(), StatusCode::OK);
-        assert_eq!(health.text().await.unwrap(), "ok");
+        assert_eq!(json(health).await["status"], "ok");
 
         let model = json(client.get(format!("{url}api/model")).send().await.unwrap()).await;
         assert_eq!(model["parameters"], 3898);
@@ -165,7 +171,7 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
                 "image/png",
                 huge_png_header(),
                 StatusCode::BAD_REQUEST,
-                "8192",
+                "20000x20000",
             ),
             (
                 "text/plain",
@@ -207,8 +213,23 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
             .await
             .unwrap();
         assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(json(big).await["error"].as_str().unwrap().contains("--max-body"));
+        // Every answer is JSON, also a wrong method's.
+        let client = client();
+        let wrong = client.get(format!("{url}api/predict")).send().await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(json(wrong).await["error"].as_str().unwrap().contains("POST"));
+        // A blank canvas holds no digit: class null, and why.
+        let mut blank = Vec::new();
+        image::GrayImage::from_pixel(280, 280, image::Luma([255]))
+            .write_to(&mut std::io::Cursor::new(&mut blank), image::ImageFormat::Png)
+            .unwrap();
+        let (status, body) = post(&client, &url, "image/png", blank).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["class"].is_null(), "{body}");
+        assert!(body["note"].as_str().unwrap().contains("no digit"), "{body}");
         // (The server closes a connection whose body it refused: a new client from here.)
-        let client = reqwest::Client::new();
+        let client = client();
         let missing = client.get(format!("{url}nothing")).send().await.unwrap();
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
@@ -218,6 +239,70 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
         assert!(answers.iter().all(|&c| c == 3), "{answers:?}");
     });
     assert!(server.stop(), "SIGTERM ends the server cleanly");
+}
+
+#[test]
+fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
+    use std::io::Write;
+    let server = Server::start(&[]);
+    let address = server.url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    // 200 clients that send one byte of a request, and 20 that send a header byte a second.
+    let mut stalled: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            stream.write_all(b"P").unwrap();
+            stream
+        })
+        .collect();
+    let trickle: Vec<std::thread::JoinHandle<bool>> = (0..20)
+        .map(|_| {
+            let address = address.clone();
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(&address).unwrap();
+                // Closed by the server well before the 30 bytes are sent.
+                for byte in b"POST /api/predict HTTP/1.1\r\nX:".iter().cycle().take(30) {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return true;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                closed(&mut stream)
+            })
+        })
+        .collect();
+    // A normal request meanwhile is answered at once.
+    let png = std::fs::read(assets().join("digits/3.png")).unwrap();
+    let started = std::time::Instant::now();
+    runtime().block_on(async {
+        let (status, body) = post(&client(), &server.url, "image/png", png).await;
+        assert_eq!((status, body["class"].as_u64()), (StatusCode::OK, Some(3)), "{body}");
+    });
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    // Within the header timeout (10 s) every stalled connection is closed by the server.
+    std::thread::sleep(Duration::from_secs(12));
+    let still_open = stalled.iter_mut().filter(|s| !closed(s)).count();
+    assert_eq!(still_open, 0, "half-sent connections still open after 12 s");
+    for client in trickle {
+        assert!(client.join().unwrap(), "a slow header was not cut off");
+    }
+    assert!(server.stop());
+}
+
+/// Whether the server closed this connection: reading reaches its end (or a reset) within a
+/// second, instead of waiting.
+fn closed(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
 }
 
 /// `n` concurrent predictions of `png`; their classes.

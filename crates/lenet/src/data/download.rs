@@ -3,7 +3,7 @@
 //!
 //! burn-dataset's own downloader panics on any network error and pulls in the `image` crate's
 //! AVIF/EXR codecs through its `vision` feature; this uses the same HTTP client (reqwest, with
-//! rustls) directly, so a failure is an error the user can act on.
+//! rustls and its `ring` provider) directly, so a failure is an error the user can act on.
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +42,9 @@ pub fn fetch_missing(dir: &Path) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| LenetError::io(dir, e))?;
+    // rustls' `ring` provider (the workspace's Cargo.toml says why not aws-lc-rs); an error
+    // here only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     for name in missing {
         let url = format!("{URL}{name}.gz");

@@ -2,18 +2,27 @@
 //! into MNIST-style inputs: grey, light ink on a dark background, the digit scaled into a 20x20
 //! box and its centre of mass put at the centre of 28x28 (how MNIST itself was made).
 
+use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::{self, FilterType};
-use image::{GrayImage, ImageReader, Limits, Luma};
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, Luma};
 
 use crate::error::{LenetError, Result};
 use crate::mnist::IMAGE_SIZE;
 
-/// Largest width or height accepted; larger images are refused before they are decoded.
-pub const MAX_SIDE: u32 = 8192;
-/// Largest decoder allocation accepted, in bytes.
-pub const MAX_ALLOC: u64 = 256 << 20;
+/// Largest image accepted, in pixels (width × height), checked from the image's header before
+/// any pixel is decoded: 4096 × 4096, so a 12-megapixel phone photo (4000 × 3000) or a page
+/// scanned at 300 dpi fits, while the network itself sees 28 × 28. Decoding PNG (what the page
+/// sends) goes row by row straight to grey, one byte per pixel: at most 16 MiB per image.
+pub const MAX_PIXELS: u64 = 4096 * 4096;
+/// Largest decoder allocation for the formats that decode to their own colour type first (JPEG,
+/// WebP, ...): [`MAX_PIXELS`] of 8-bit RGBA, with room for 16-bit PGM.
+pub const MAX_ALLOC: u64 = 128 << 20;
+/// A digit's ink must differ from the background by more than this many grey levels (of 255);
+/// below it the image counts as blank ("no digit"): a blank canvas, an empty page, a photo of
+/// a plain wall. An eighth of the grey range: faint pencil on paper is still far above it.
+pub const MIN_CONTRAST: u8 = 32;
 /// Side of the box the digit is scaled into (MNIST: 20 inside 28).
 const DIGIT_BOX: u32 = 20;
 
@@ -21,36 +30,146 @@ fn unreadable(path: &Path, found: String) -> LenetError {
     LenetError::DataFormat {
         path: path.to_path_buf(),
         field: "image",
-        expected: format!("a PNG, JPEG, BMP (...) image of at most {MAX_SIDE}x{MAX_SIDE} pixels"),
+        expected: format!(
+            "a PNG, JPEG, BMP, PGM, GIF or WebP image of at most {} megapixels (e.g. 4096x4096)",
+            MAX_PIXELS >> 20
+        ),
         found,
     }
 }
 
 /// Reads an image file and converts it to MNIST form: [`PIXELS`](crate::mnist::PIXELS) grey
-/// levels, light digit on black.
+/// levels, light digit on black (all zero when the image holds no digit, see [`is_blank`]).
 pub fn load_digit(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| LenetError::io(path, e))?;
     digit_from_bytes(&bytes, path)
 }
 
-/// [`load_digit`] for an image already in memory (`name` names it in errors). Images larger
-/// than [`MAX_SIDE`] on a side are refused from their header, before any pixel is decoded.
+/// [`load_digit`] for an image already in memory (`name` names it in errors). Images of more
+/// than [`MAX_PIXELS`] pixels are refused from their header, before any pixel is decoded.
 pub fn digit_from_bytes(bytes: &[u8], name: &Path) -> Result<Vec<u8>> {
+    digit_from_bytes_unless(bytes, name, &|| false)
+}
+
+/// [`digit_from_bytes`] that stops between rows of pixels once `cancelled()` says so (a
+/// server's client went away), with an error saying it was cancelled.
+pub fn digit_from_bytes_unless(
+    bytes: &[u8],
+    name: &Path,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Vec<u8>> {
+    Ok(to_mnist(&decode_grey(bytes, name, cancelled)?).into_raw())
+}
+
+/// Whether a 28x28 image in MNIST form holds no digit: [`to_mnist`] makes images without
+/// enough contrast (see [`MIN_CONTRAST`]) all black.
+pub fn is_blank(mnist: &[u8]) -> bool {
+    mnist.iter().all(|&v| v == 0)
+}
+
+/// Decodes an image to grey levels (the `image` crate's luma: ITU-R BT.709 weights, alpha
+/// ignored), after checking its size from the header.
+pub fn decode_grey(bytes: &[u8], name: &Path, cancelled: &dyn Fn() -> bool) -> Result<GrayImage> {
     if bytes.is_empty() {
         return Err(unreadable(name, "an empty file".into()));
     }
-    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| LenetError::io(name, e))?;
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let image = reader
-        .decode()
+    let mut decoder = reader
+        .into_decoder()
         .map_err(|e| unreadable(name, e.to_string()))?;
-    Ok(to_mnist(&image.to_luma8()).into_raw())
+    let (width, height) = decoder.dimensions();
+    check_size(width, height, name)?;
+    if cancelled() {
+        return Err(unreadable(name, "a request cancelled by its client".into()));
+    }
+    if image::guess_format(bytes).ok() == Some(ImageFormat::Png)
+        && let Some(grey) = png_rows_to_grey(bytes, name, cancelled)?
+    {
+        return Ok(grey);
+    }
+    limits
+        .reserve(decoder.total_bytes())
+        .and_then(|()| decoder.set_limits(limits))
+        .map_err(|e| unreadable(name, e.to_string()))?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(name, e.to_string()))?;
+    Ok(image.into_luma8())
+}
+
+fn check_size(width: u32, height: u32, name: &Path) -> Result<()> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(unreadable(
+            name,
+            format!("{width}x{height} pixels ({pixels}; at most {MAX_PIXELS})"),
+        ));
+    }
+    if pixels == 0 {
+        return Err(unreadable(name, format!("{width}x{height} pixels")));
+    }
+    Ok(())
+}
+
+/// A PNG decoded row by row straight to grey: memory is the grey image and one row, whatever
+/// the PNG's colour type and depth. The png crate (which `image` itself uses) gives the rows;
+/// the grey levels are computed exactly as `image`'s `into_luma8` does (a test checks this),
+/// which cannot convert row by row. `None` for interlaced PNGs, whose rows come in seven
+/// passes: those take `image`'s path (bounded by [`MAX_ALLOC`]).
+fn png_rows_to_grey(
+    bytes: &[u8],
+    name: &Path,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Option<GrayImage>> {
+    let bad = |e: png::DecodingError| unreadable(name, e.to_string());
+    let mut decoder = png::Decoder::new_with_limits(
+        Cursor::new(bytes),
+        png::Limits {
+            bytes: MAX_ALLOC as usize,
+        },
+    );
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().map_err(bad)?;
+    let info = reader.info();
+    if info.interlaced {
+        return Ok(None);
+    }
+    let (width, height) = (info.width, info.height);
+    check_size(width, height, name)?;
+    let (colour, depth) = reader.output_color_type();
+    let channels = colour.samples();
+    let sixteen = depth == png::BitDepth::Sixteen;
+    let mut grey = Vec::with_capacity(width as usize * height as usize);
+    while let Some(row) = reader.next_row().map_err(bad)? {
+        if cancelled() {
+            return Err(unreadable(name, "a request cancelled by its client".into()));
+        }
+        let data = row.data();
+        let sample = |i: usize| -> u32 {
+            if sixteen {
+                u32::from(u16::from_be_bytes([data[2 * i], data[2 * i + 1]]))
+            } else {
+                u32::from(data[i])
+            }
+        };
+        for x in 0..width as usize {
+            let first = x * channels;
+            // image's rgb_to_luma: BT.709 weights in integers, truncated; grey as it is.
+            let level = if channels >= 3 {
+                (2126 * sample(first) + 7152 * sample(first + 1) + 722 * sample(first + 2)) / 10000
+            } else {
+                sample(first)
+            };
+            // image's 16 → 8 bit conversion, rounded.
+            grey.push(if sixteen { (level + 128) / 257 } else { level } as u8);
+        }
+    }
+    if grey.len() != width as usize * height as usize {
+        return Err(unreadable(name, "a PNG whose image data ends early".into()));
+    }
+    Ok(GrayImage::from_raw(width, height, grey))
 }
 
 /// A 28x28 grid of grey levels (row-major) in MNIST form, as [`to_mnist`] makes any image.
@@ -68,6 +187,10 @@ pub fn to_mnist(grey: &GrayImage) -> GrayImage {
         imageops::invert(&mut ink);
     }
     let mut canvas = GrayImage::new(IMAGE_SIZE as u32, IMAGE_SIZE as u32);
+    let contrast = ink.pixels().map(|Luma([v])| *v).max().unwrap_or(0) as f64 - border_mean(&ink);
+    if contrast <= f64::from(MIN_CONTRAST) {
+        return canvas; // no digit: blank
+    }
     let Some((x0, y0, x1, y1)) = ink_bounds(&ink) else {
         return canvas; // blank image
     };
@@ -162,5 +285,93 @@ mod tests {
     fn a_blank_image_stays_blank() {
         let blank = GrayImage::from_pixel(50, 50, Luma([255]));
         assert!(to_mnist(&blank).pixels().all(|p| p.0[0] == 0));
+    }
+
+    /// Pseudo-random bytes (a fixed linear congruential sequence).
+    fn noise(n: usize) -> Vec<u8> {
+        let mut state = 12345u32;
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (state >> 16) as u8
+            })
+            .collect()
+    }
+
+    fn png_of(image: DynamicImage) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn png_rows_give_the_grey_levels_image_gives_for_every_colour_type() {
+        let (w, h) = (37, 23);
+        let n = (w * h) as usize;
+        let sixteen = |k: usize| -> Vec<u16> {
+            noise(2 * k * n)
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        };
+        let mut pngs = vec![
+            png_of(DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, noise(n)).unwrap())),
+            png_of(DynamicImage::ImageLumaA8(image::ImageBuffer::from_raw(w, h, noise(2 * n)).unwrap())),
+            png_of(DynamicImage::ImageRgb8(image::ImageBuffer::from_raw(w, h, noise(3 * n)).unwrap())),
+            png_of(DynamicImage::ImageRgba8(image::ImageBuffer::from_raw(w, h, noise(4 * n)).unwrap())),
+            png_of(DynamicImage::ImageLuma16(image::ImageBuffer::from_raw(w, h, sixteen(1)).unwrap())),
+            png_of(DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, sixteen(3)).unwrap())),
+            png_of(DynamicImage::ImageRgba16(image::ImageBuffer::from_raw(w, h, sixteen(4)).unwrap())),
+        ];
+        // A palette image with 2-bit indices, written by the png crate itself.
+        let mut palette_png = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut palette_png, w, h);
+            encoder.set_color(png::ColorType::Indexed);
+            encoder.set_depth(png::BitDepth::Two);
+            encoder.set_palette(vec![0, 0, 0, 250, 10, 10, 10, 250, 10, 255, 255, 255]);
+            let mut writer = encoder.write_header().unwrap();
+            let row_bytes = (w as usize * 2).div_ceil(8);
+            writer.write_image_data(&noise(row_bytes * h as usize)).unwrap();
+        }
+        pngs.push(palette_png);
+        for (i, png) in pngs.iter().enumerate() {
+            let streamed = png_rows_to_grey(png, Path::new("t.png"), &|| false)
+                .unwrap()
+                .expect("not interlaced");
+            let expected = image::load_from_memory(png).unwrap().into_luma8();
+            assert_eq!(streamed, expected, "PNG {i}");
+        }
+    }
+
+    #[test]
+    fn images_over_the_pixel_limit_are_refused_from_the_header() {
+        // 8192x8192 would need 64 MiB of grey; the header alone is read.
+        let mut png = Vec::new();
+        {
+            let encoder = png::Encoder::new(&mut png, 8192, 8192);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&vec![0; 8192 * 8192]).unwrap();
+        }
+        let error = digit_from_bytes(&png, Path::new("big.png")).unwrap_err().to_string();
+        assert!(error.contains("big.png") && error.contains("8192x8192"), "{error}");
+        assert!(error.contains("megapixels"), "{error}");
+    }
+
+    #[test]
+    fn decoding_stops_when_cancelled() {
+        let png = png_of(DynamicImage::ImageLuma8(GrayImage::from_raw(64, 64, noise(64 * 64)).unwrap()));
+        let error = digit_from_bytes_unless(&png, Path::new("r"), &|| true).unwrap_err();
+        assert!(error.to_string().contains("cancelled"), "{error}");
+    }
+
+    #[test]
+    fn low_contrast_images_hold_no_digit() {
+        let faint = GrayImage::from_fn(60, 60, |x, y| Luma([if (20..40).contains(&x) && y > 10 { 120 } else { 100 }]));
+        assert!(is_blank(to_mnist(&faint).as_raw()));
+        let clear = GrayImage::from_fn(60, 60, |x, y| Luma([if (25..32).contains(&x) && y > 10 { 200 } else { 100 }]));
+        assert!(!is_blank(to_mnist(&clear).as_raw()));
     }
 }

@@ -14,6 +14,9 @@ use rand::{RngExt, SeedableRng};
 
 use crate::error::{self, LenetError};
 use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+
+/// The most feature maps C1 or C3 may have.
+pub const MAX_MAPS: usize = 256;
 pub use subsampling::{Subsampling, SubsamplingLayer};
 
 /// Configuration of [`LeNet`].
@@ -51,11 +54,13 @@ impl LeNetConfig {
     pub fn feature_sizes(&self) -> error::Result<FeatureSizes> {
         let invalid =
             |name, value: usize, expected: String| LenetError::invalid(name, value, expected);
-        if self.c1 == 0 {
-            return Err(invalid("c1", self.c1, "at least 1 feature map".into()));
+        // Upper bounds: far above any network this program is for (the paper's are 6 and 12),
+        // low enough that one batch never takes minutes or gigabytes.
+        if !(1..=MAX_MAPS).contains(&self.c1) {
+            return Err(invalid("c1", self.c1, format!("1..={MAX_MAPS} feature maps")));
         }
-        if self.c3 == 0 {
-            return Err(invalid("c3", self.c3, "at least 1 feature map".into()));
+        if !(1..=MAX_MAPS).contains(&self.c3) {
+            return Err(invalid("c3", self.c3, format!("1..={MAX_MAPS} feature maps")));
         }
         // Two valid convolutions and two halvings must leave at least a 1x1 map.
         let k = self.kernel_size;

@@ -208,6 +208,11 @@ pub fn train(
             test_mse: test.mse,
             test_images: test.total,
             epochs: config.epochs,
+            adapter: if backend::has_fused_path(device) {
+                None
+            } else {
+                backend::wgpu_adapter()
+            },
         }
         .save(dir)?;
     }

@@ -195,12 +195,58 @@ impl WeightFile {
             }
             WeightFormat::Mpk => record::read(path)?,
         };
-        Ok(Self {
+        let file = Self {
             path: path.to_path_buf(),
             format,
             tensors,
             metadata,
-        })
+        };
+        file.verify()?;
+        Ok(file)
+    }
+
+    /// A burnpack file's contents already in memory (`path` names it in errors).
+    pub fn from_burnpack_bytes(path: &Path, bytes: &'static [u8]) -> Result<Self> {
+        let burnpack = |source| LenetError::Burnpack {
+            path: path.to_path_buf(),
+            source,
+        };
+        let reader =
+            burn::store::burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(
+                bytes.to_vec(),
+            ))
+            .map_err(burnpack)?;
+        let metadata = reader.metadata().clone();
+        let file = Self {
+            path: path.to_path_buf(),
+            format: WeightFormat::Burnpack,
+            tensors: reader.into_tensors().map_err(burnpack)?,
+            metadata,
+        };
+        file.verify()?;
+        Ok(file)
+    }
+
+    /// Checks the checksum this program writes into its files' metadata ([`CHECKSUM_KEY`]);
+    /// files of other programs, which have none, pass.
+    fn verify(&self) -> Result<()> {
+        let Some(expected) = self.metadata.get(CHECKSUM_KEY) else {
+            return Ok(());
+        };
+        let found = checksum(&self.tensors).map_err(|reason| LenetError::Artifact {
+            path: self.path.clone(),
+            reason,
+        })?;
+        if *expected != found {
+            return Err(LenetError::Artifact {
+                path: self.path.clone(),
+                reason: format!(
+                    "corrupted: the tensors' checksum ({CHECKSUM_KEY} in its metadata) is \
+                     {expected}, the data read gives {found}"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// How the file stores Linear weights: PyTorch's for state dicts, for SafeTensors unless
@@ -235,6 +281,29 @@ impl WeightFile {
             reason,
         })
     }
+}
+
+/// The metadata key of the checksum this program writes into its weight files.
+pub const CHECKSUM_KEY: &str = "lenet_crc32";
+
+/// CRC-32 (crc32fast, as gzip uses) of every tensor's name, type, shape and stored bytes, in
+/// name order, as 8 hex digits. Detects a corrupted file, not a forged one.
+pub fn checksum(tensors: &[PackTensor]) -> std::result::Result<String, String> {
+    let mut sorted: Vec<&PackTensor> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hasher = crc32fast::Hasher::new();
+    for tensor in sorted {
+        hasher.update(tensor.name.as_bytes());
+        hasher.update(format!("{:?}", tensor.dtype).as_bytes());
+        for dim in tensor.shape.as_slice() {
+            hasher.update(&(*dim as u64).to_le_bytes());
+        }
+        let bytes = tensor
+            .to_bytes()
+            .map_err(|e| format!("tensor {}: cannot read its data: {e}", tensor.name))?;
+        hasher.update(&bytes);
+    }
+    Ok(format!("{:08x}", hasher.finalize()))
 }
 
 /// Every tensor a burn-store store holds, its error wrapped by `error`.
@@ -292,11 +361,20 @@ pub fn load(model: LeNet, path: &Path) -> Result<LeNet> {
 
 /// [`load`] with renaming rules and, optionally, a partial load.
 pub fn load_with(
-    mut model: LeNet,
+    model: LeNet,
     path: &Path,
     options: &LoadOptions,
 ) -> Result<(LeNet, LoadReport)> {
-    let file = WeightFile::read(path)?.renamed(&options.names);
+    load_file(model, WeightFile::read(path)?, options)
+}
+
+/// [`load_with`] for a file already read.
+pub fn load_file(
+    mut model: LeNet,
+    file: WeightFile,
+    options: &LoadOptions,
+) -> Result<(LeNet, LoadReport)> {
+    let file = file.renamed(&options.names);
     let result = apply(&mut model, &file, options.only.as_ref());
     check(&result, &file, options.only.is_some())?;
     Ok((
@@ -386,38 +464,65 @@ pub fn save(model: &LeNet, path: &Path, format: WeightFormat) -> Result<()> {
     )
 }
 
-/// Writes `model`'s weights as `options` say.
+/// Writes `model`'s weights as `options` say, with their checksum in the metadata
+/// ([`CHECKSUM_KEY`]): the tensors are first written in memory and read back, so the checksum
+/// is of exactly the bytes the file stores.
 pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()> {
     let cast = FloatCastAdapter::to(options.precision.dtype());
+    let network = "improved LeNet-5 (lenet-burn)";
     match options.format {
         WeightFormat::Burnpack => {
+            let burnpack = |source| LenetError::Burnpack {
+                path: path.to_path_buf(),
+                source,
+            };
+            let mut memory = BurnpackStore::from_bytes(None).with_to_adapter(cast.clone());
+            model.save_into(&mut memory).map_err(burnpack)?;
+            let bytes = memory.get_bytes().map_err(|e| LenetError::Artifact {
+                path: path.to_path_buf(),
+                reason: format!("cannot write burnpack: {e}"),
+            })?;
+            let tensors = burn::store::burn_pack::Reader::from_bytes(bytes)
+                .and_then(|reader| reader.into_tensors())
+                .map_err(|e| LenetError::Artifact {
+                    path: path.to_path_buf(),
+                    reason: format!("cannot read back the burnpack written: {e}"),
+                })?;
+            let sum = checksum(&tensors).map_err(|reason| LenetError::Artifact {
+                path: path.to_path_buf(),
+                reason,
+            })?;
             let mut store = BurnpackStore::from_file(path)
                 .auto_extension(false)
                 .overwrite(true)
                 .with_to_adapter(cast)
-                .metadata("network", "improved LeNet-5 (lenet-burn)");
-            model
-                .save_into(&mut store)
-                .map_err(|source| LenetError::Burnpack {
-                    path: path.to_path_buf(),
-                    source,
-                })
+                .metadata("network", network)
+                .metadata(CHECKSUM_KEY, sum);
+            model.save_into(&mut store).map_err(burnpack)
         }
         WeightFormat::Safetensors => {
             let adapter = match options.layout {
                 Layout::Burn => ChainAdapter::new(IdentityAdapter, cast),
                 Layout::Pytorch => ChainAdapter::new(BurnToPyTorchAdapter, cast),
             };
+            let safetensors = |source| LenetError::Safetensors {
+                path: path.to_path_buf(),
+                source,
+            };
+            let mut memory = SafetensorsStore::from_bytes(None).with_to_adapter(adapter.clone());
+            model.save_into(&mut memory).map_err(safetensors)?;
+            let bytes = memory.get_bytes().map_err(safetensors)?;
+            let tensors = tensors_of(SafetensorsStore::from_bytes(Some(bytes)), safetensors)?;
+            let sum = checksum(&tensors).map_err(|reason| LenetError::Artifact {
+                path: path.to_path_buf(),
+                reason,
+            })?;
             let mut store = SafetensorsStore::from_file(path)
                 .with_to_adapter(adapter)
-                .metadata("network", "improved LeNet-5 (lenet-burn)")
-                .metadata("layout", options.layout.name());
-            model
-                .save_into(&mut store)
-                .map_err(|source| LenetError::Safetensors {
-                    path: path.to_path_buf(),
-                    source,
-                })
+                .metadata("network", network)
+                .metadata("layout", options.layout.name())
+                .metadata(CHECKSUM_KEY, sum);
+            model.save_into(&mut store).map_err(safetensors)
         }
         WeightFormat::Pytorch | WeightFormat::Mpk => Err(LenetError::Artifact {
             path: path.to_path_buf(),

@@ -1,51 +1,69 @@
 //! `trainer serve`: a web page to draw a digit and watch the network read it, and the small
-//! JSON API behind it (axum on tokio).
+//! JSON API behind it (axum on tokio, hyper's HTTP/1).
 //!
 //! - `GET /`: the page (plain HTML, CSS and JavaScript, embedded in the binary);
 //! - `POST /api/predict`: an image (PNG, JPEG, ... as the request body) or JSON
-//!   `{"pixels": [784 grey levels, 0-255]}`; answers the class, the ten output activations and
-//!   the 28x28 image the network saw (after `predict`'s MNIST-style centring);
+//!   `{"pixels": [784 grey levels, 0-255]}`; answers the class (`null` when the image holds no
+//!   digit), the ten output activations and the 28x28 image the network saw (after `predict`'s
+//!   MNIST-style centring);
 //! - `GET /api/model`: the network, its parameters, its configuration and test error;
-//! - `GET /healthz`.
+//! - `GET /healthz`: `{"status": "ok"}`.
 //!
-//! Decoding and inference run off the async threads (tokio's blocking pool), at most
-//! `--max-in-flight` requests at a time: one more gets 503 with `Retry-After`, so memory stays
-//! bounded whatever the load. Bad requests get a 4xx with a JSON `{"error": ...}` naming the
-//! problem, and the server goes on serving. Ctrl-C or SIGTERM stop it after the requests in
-//! flight.
+//! Hostile clients are bounded by design (see `experiments/bench/abuse.sh`):
+//! - memory: a body is at most `--max-body` bytes; an image is refused from its header above
+//!   [`image::MAX_PIXELS`] and PNGs decode row by row straight to grey; at most
+//!   `--max-in-flight` requests are admitted (one more gets 503 with `Retry-After`) and at most
+//!   `--max-decodes` of them decode at once, the others wait in that bounded queue;
+//! - time: a request's head must arrive within [`HEADER_TIMEOUT`] (hyper's header read timeout,
+//!   which also closes idle keep-alive connections), its body within [`BODY_TIMEOUT`]
+//!   (tower-http); a client that goes away cancels its request, also mid-decode;
+//! - answers: every answer of the API, error or not, is JSON: `{"error": ...}` with a 4xx
+//!   naming the problem (also 404, 405 and 413), and the server goes on serving.
+//!
+//! Ctrl-C or SIGTERM stop it: requests in flight get [`DRAIN_TIMEOUT`] to finish.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use burn::module::Module;
 use clap::Args;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use lenet::TrainedModel;
-use lenet::cli::BackendArg;
+use lenet::cli::{BackendArg, ModelArg};
 use lenet::data::image;
 use lenet::mnist::{IMAGE_SIZE, NUM_CLASSES, PIXELS};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// The page, served at `/`.
 const PAGE: &str = include_str!("index.html");
+/// A connection must send a whole request head within this time, also when it is idle between
+/// keep-alive requests; otherwise it is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's body must arrive within this time once its head has.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop waits for the requests in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Options of `trainer serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// A model (any form `eval --model` takes); the shipped one by default.
-    #[arg(long, value_name = "FILE", default_value = "assets/model")]
-    model: PathBuf,
-    /// Rename the model file's tensors (FROM=TO, repeatable).
-    #[arg(long, value_name = "FROM=TO")]
-    remap: Vec<String>,
+    #[command(flatten)]
+    model: ModelArg,
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -54,9 +72,12 @@ pub struct ServeArgs {
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     max_body: usize,
-    /// Requests decoded and classified at once; more get 503 (Retry-After).
+    /// Requests admitted at once (waiting or decoding); more get 503 (Retry-After).
     #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_in_flight: u32,
+    /// Images decoded at once (each up to 16 MiB of grey, more for formats other than PNG).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_decodes: u32,
 }
 
 /// What the handlers share.
@@ -64,17 +85,18 @@ struct App {
     model: TrainedModel,
     /// The model's file as `GET /api/model` shows it (see [`shown_path`]), found once.
     model_file: String,
-    /// One permit per request being decoded or classified.
+    /// One permit per request admitted.
     in_flight: Semaphore,
+    /// One permit per request being decoded and classified.
+    decodes: Semaphore,
 }
 
 /// Starts the server and serves until Ctrl-C or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let model = lenet::cli::ModelArg {
-        model: args.model.clone(),
-        remap: args.remap.clone(),
-    }
-    .load(&args.backend.device()?)?;
+    let model = args.model.load(&args.backend.device()?)?;
+    // Room for many connections (a slow client holds one until its timeout): the soft limit
+    // of open files up to the hard one, where the system allows it.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -88,6 +110,7 @@ async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
         model_file: shown_path(&model.path),
         model,
         in_flight: Semaphore::new(args.max_in_flight as usize),
+        decodes: Semaphore::new(args.max_decodes as usize),
     });
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -95,10 +118,43 @@ async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
     let addr = listener.local_addr().context("the listening address")?;
     println!("{description}");
     println!("serving http://{addr}/ (Ctrl-C to stop)");
-    axum::serve(listener, router(app, args.max_body))
-        .with_graceful_shutdown(stop_signal())
+    let router = router(app, args.max_body);
+    // hyper's HTTP/1 connection with a timer, which axum::serve does not set: without it the
+    // header read timeout is off and a client that sends half a request holds its connection
+    // forever.
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: wait for connections to close.
+                    eprintln!("accepting a connection: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client's broken or timed-out connection is the client's problem.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
-        .context("serving")?;
+        .is_err()
+    {
+        eprintln!("requests still in flight after {DRAIN_TIMEOUT:?}: stopping anyway");
+    }
     println!("stopped");
     Ok(())
 }
@@ -106,11 +162,21 @@ async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
 fn router(app: Arc<App>, max_body: usize) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/api/model", get(model_info))
         .route("/api/predict", post(predict))
-        .layer(DefaultBodyLimit::max(max_body))
+        .method_not_allowed_fallback(|| async {
+            failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: GET /, /healthz and /api/model; POST /api/predict".into(),
+            )
+        })
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such page".into()) })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .with_state(app)
 }
 
@@ -191,15 +257,34 @@ struct PixelsRequest {
 /// The answer of `POST /api/predict`.
 #[derive(Serialize)]
 struct PredictResponse {
-    class: usize,
+    /// The digit; `None` (JSON `null`) when the image holds none (see [`image::MIN_CONTRAST`]).
+    class: Option<usize>,
     outputs: [f32; NUM_CLASSES],
     /// The 28x28 grey levels the network saw, row-major.
     image: Vec<u8>,
+    /// Why `class` is `null`, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
-/// `POST /api/predict`: admission (503 when full), then the work on the blocking pool.
-async fn predict(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(permit) = app.in_flight.try_acquire() else {
+/// Sets its flag when dropped: the request's future was dropped (the client went away) or
+/// finished, and the decoding it started can stop.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `POST /api/predict`: admission (503 when full), a decoding slot, then the work on the
+/// blocking pool.
+async fn predict(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(_admitted) = app.in_flight.try_acquire() else {
         let mut response = failure(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many requests at once; retry in a second".into(),
@@ -209,15 +294,35 @@ async fn predict(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the body is larger than the server's --max-body".to_string()
+            } else {
+                format!("the body could not be read: {}", rejection.body_text())
+            };
+            return failure(status, message);
+        }
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let Ok(_decoding) = app.decodes.acquire().await else {
+        return failure(StatusCode::SERVICE_UNAVAILABLE, "stopping".into());
+    };
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(cancelled.clone());
     let worker = app.clone();
-    let answer =
-        tokio::task::spawn_blocking(move || classify(&worker.model, &content_type, &body)).await;
-    drop(permit);
+    let answer = tokio::task::spawn_blocking(move || {
+        classify(&worker.model, &content_type, &body, &|| {
+            cancelled.load(Ordering::Relaxed)
+        })
+    })
+    .await;
     match answer {
         Ok(Ok(response)) => axum::Json(response).into_response(),
         Ok(Err((status, message))) => failure(status, message),
@@ -233,6 +338,7 @@ fn classify(
     model: &TrainedModel,
     content_type: &str,
     body: &[u8],
+    cancelled: &dyn Fn() -> bool,
 ) -> std::result::Result<PredictResponse, (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     if body.is_empty() {
@@ -253,7 +359,7 @@ fn classify(
         || content_type.starts_with("application/octet-stream")
         || content_type.is_empty()
     {
-        image::digit_from_bytes(body, Path::new("the request body"))
+        image::digit_from_bytes_unless(body, Path::new("the request body"), cancelled)
             .map_err(|e| bad(format!("{e}")))?
     } else {
         return Err((
@@ -266,10 +372,17 @@ fn classify(
     };
     let image = model.prepare(pixels);
     let prediction = model.predict_prepared(std::slice::from_ref(&image))[0];
+    let blank = image::is_blank(&image);
     Ok(PredictResponse {
-        class: prediction.class,
+        class: (!blank).then_some(prediction.class),
         outputs: prediction.outputs,
         image,
+        note: blank.then(|| {
+            format!(
+                "no digit: no ink differs from the background by more than {} of 255 grey levels",
+                image::MIN_CONTRAST
+            )
+        }),
     })
 }
 
@@ -318,18 +431,19 @@ mod tests {
             model_file: shown_path(&model.path),
             model,
             in_flight: Semaphore::new(1),
+            decodes: Semaphore::new(1),
         });
         let held = app.in_flight.try_acquire().unwrap();
         let refused = predict(
             State(app.clone()),
             HeaderMap::new(),
-            Bytes::from_static(b"x"),
+            Ok(Bytes::from_static(b"x")),
         )
         .await;
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
         drop(held);
-        let answered = predict(State(app), HeaderMap::new(), Bytes::from_static(b"x")).await;
+        let answered = predict(State(app), HeaderMap::new(), Ok(Bytes::from_static(b"x"))).await;
         assert_eq!(
             answered.status(),
             StatusCode::BAD_REQUEST,
