@@ -220,9 +220,13 @@ pub fn prepare(dir: &Path, start: StartMode) -> Result<Option<usize>> {
 }
 
 /// Writes `module`'s weights to `path` as burnpack, atomically.
-pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<()> {
-    write_atomically(path, |tmp| module.clone().into_record().save(tmp))
-        .map_err(|e| LenetError::io(path, e))
+/// Writes a trained network as burnpack with its checksum ([`crate::weights::save`]),
+/// atomically.
+pub fn save_network(net: &crate::model::LeNet, path: &Path) -> Result<()> {
+    write_atomically(path, |tmp| {
+        crate::weights::save(net, tmp, crate::weights::WeightFormat::Burnpack)
+    })
+    .map_err(|e| LenetError::io(path, e))
 }
 
 /// Deletes the temporary files a killed run may have left (`*.tmp` in the artifact and
@@ -266,23 +270,59 @@ impl AtomicFileCheckpointer {
     }
 }
 
+/// The file beside a checkpoint that holds its CRC-32 (burn-train writes the checkpoint
+/// itself, so its metadata cannot carry one): `model-3.bpk.crc32`.
+fn checksum_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".crc32");
+    PathBuf::from(name)
+}
+
+fn file_crc32(path: &Path) -> std::io::Result<String> {
+    Ok(format!("{:08x}", crc32fast::hash(&std::fs::read(path)?)))
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
+    /// Writes the checkpoint, then its checksum beside it (the old checksum is removed first,
+    /// so a crash in between leaves a checkpoint without one, never a wrong one).
     fn save(&self, epoch: usize, record: R) -> std::result::Result<(), CheckpointerError> {
-        write_atomically(&self.path(epoch), |tmp| record.save(tmp.to_path_buf()))
-            .map_err(CheckpointerError::IOError)
+        let path = self.path(epoch);
+        let sum = checksum_file(&path);
+        remove_if_present(&sum).map_err(CheckpointerError::IOError)?;
+        write_atomically(&path, |tmp| record.save(tmp.to_path_buf()))
+            .map_err(CheckpointerError::IOError)?;
+        let crc = file_crc32(&path).map_err(CheckpointerError::IOError)?;
+        write_atomically(&sum, |tmp| std::fs::write(tmp, &crc)).map_err(CheckpointerError::IOError)
     }
 
     fn delete(&self, epoch: usize) -> std::result::Result<(), CheckpointerError> {
-        match std::fs::remove_file(self.path(epoch)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(CheckpointerError::IOError(e))
-            }
-            _ => Ok(()),
-        }
+        let path = self.path(epoch);
+        remove_if_present(&path).map_err(CheckpointerError::IOError)?;
+        remove_if_present(&checksum_file(&path)).map_err(CheckpointerError::IOError)
     }
 
+    /// Loads the checkpoint after checking its checksum, when it has one.
     fn restore(&self, epoch: usize) -> std::result::Result<R, CheckpointerError> {
-        R::load(self.path(epoch))
+        let path = self.path(epoch);
+        if let Ok(expected) = std::fs::read_to_string(checksum_file(&path)) {
+            let found = file_crc32(&path).map_err(CheckpointerError::IOError)?;
+            if expected.trim() != found {
+                return Err(CheckpointerError::Unknown(format!(
+                    "{}: corrupted: its checksum ({}) is {}, the data read gives {found}",
+                    path.display(),
+                    checksum_file(&path).display(),
+                    expected.trim()
+                )));
+            }
+        }
+        R::load(path)
     }
 }
 

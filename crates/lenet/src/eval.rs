@@ -295,14 +295,16 @@ impl TrainedModel {
         let path = PathBuf::from(SHIPPED_MODEL);
         let config = TrainingConfig::from_json(CONFIG, &path)?;
         let file = WeightFile::from_burnpack_bytes(&path, WEIGHTS)?;
-        let (net, _) = weights::load_file(config.model.init(device), file, &LoadOptions::default())?;
+        let (net, _) =
+            weights::load_file(config.model.init(device), file, &LoadOptions::default())?;
         let mut model = Self::new(config, net, path.clone(), device);
-        model.evaluation = Some(serde_json::from_str(EVALUATION).map_err(|e| {
-            LenetError::Artifact {
-                path: path.clone(),
-                reason: format!("the shipped evaluation.json: {e}"),
-            }
-        })?);
+        model.evaluation =
+            Some(
+                serde_json::from_str(EVALUATION).map_err(|e| LenetError::Artifact {
+                    path: path.clone(),
+                    reason: format!("the shipped evaluation.json: {e}"),
+                })?,
+            );
         model.source = ConfigSource::Saved(path);
         Ok(model)
     }

@@ -162,6 +162,13 @@ impl TrainArgs {
         if !self.resume {
             return Ok(self.settings.config()?);
         }
+        if !self.artifact_dir.join(artifacts::CONFIG_FILE).is_file() {
+            anyhow::bail!(
+                "--resume: {} holds no run to resume (no {})",
+                self.artifact_dir.display(),
+                artifacts::CONFIG_FILE
+            );
+        }
         let mut config = TrainingConfig::load_from(&self.artifact_dir)?;
         let fixed = self.settings.fixed_by_resume(&config);
         if !fixed.is_empty() {

@@ -132,9 +132,9 @@ fn bad_data_and_settings_are_refused_before_any_work() {
         "{}",
         stderr(&out)
     );
-    // A resumed run keeps its saved settings: changing one is refused, naming it.
+    // Nothing to resume.
     let out = run(&["--artifact-dir", artifacts, "--resume", "--lr", "0.5"]);
-    assert_clean_error(&out, "not learning_rate");
+    assert_clean_error(&out, "holds no run to resume");
 }
 
 /// Starts a small training run with stdout captured.
@@ -331,6 +331,10 @@ fn resume_accepts_the_values_the_run_already_has_and_refuses_others() {
         .wait_with_output()
         .unwrap();
     assert_clean_error(&changed, "not train_size");
+    let changed = start(&artifacts, "3", "200", &["--resume", "--lr", "0.5"])
+        .wait_with_output()
+        .unwrap();
+    assert_clean_error(&changed, "not learning_rate");
 }
 
 #[test]
@@ -354,10 +358,30 @@ fn a_corrupted_weight_file_is_refused_naming_the_checksums() {
     let err = stderr(&out);
     let sums: Vec<&str> = err
         .split_whitespace()
-        .filter(|w| w.trim_end_matches(',').len() == 8 && w.chars().all(|c| c.is_ascii_hexdigit() || c == ','))
+        .filter(|w| {
+            w.trim_end_matches(',').len() == 8
+                && w.chars().all(|c| c.is_ascii_hexdigit() || c == ',')
+        })
         .collect();
     assert_eq!(sums.len(), 2, "expected and found checksums: {err}");
     assert_ne!(sums[0].trim_end_matches(','), sums[1].trim_end_matches(','));
+
+    // A checkpoint carries its checksum beside it; a corrupted one is refused on --resume.
+    let checkpoint = artifacts.join("checkpoint/model-1.bpk");
+    assert!(artifacts.join("checkpoint/model-1.bpk.crc32").is_file());
+    let mut bytes = std::fs::read(&checkpoint).unwrap();
+    let last = bytes.len() - 8;
+    bytes[last] ^= 0x55;
+    std::fs::write(&checkpoint, &bytes).unwrap();
+    let resumed = start(&artifacts, "2", "200", &["--resume"])
+        .wait_with_output()
+        .unwrap();
+    assert!(!resumed.status.success());
+    assert!(
+        stderr(&resumed).contains("model-1.bpk: corrupted"),
+        "{}",
+        stderr(&resumed)
+    );
 }
 
 #[test]

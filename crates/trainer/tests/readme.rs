@@ -45,7 +45,9 @@ fn readme_commands() -> Vec<String> {
 /// The command's arguments with trainings cut to one epoch and servers on a free port.
 fn shortened(arguments: &str) -> String {
     let mut words: Vec<String> = arguments.split_whitespace().map(String::from).collect();
-    let trains = words.first().is_none_or(|w| w.starts_with("--") || w == "train");
+    let trains = words
+        .first()
+        .is_none_or(|w| w.starts_with("--") || w == "train");
     if let Some(i) = words.iter().position(|w| w == "--epochs") {
         words[i + 1] = "1".into();
     } else if trains {
@@ -126,7 +128,9 @@ fn every_command_of_the_readme_runs_as_written() {
     let written: Vec<_> = std::fs::read_dir(repository().join("assets/model"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !["README.md", "config.json", "evaluation.json", "model.bpk"].contains(&name.as_str()))
+        .filter(|name| {
+            !["README.md", "config.json", "evaluation.json", "model.bpk"].contains(&name.as_str())
+        })
         .collect();
     assert!(written.is_empty(), "written into assets/model: {written:?}");
 }

@@ -139,8 +139,8 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
         // The same 7 as JSON grey levels (the 28x28 the network saw for the PNG).
         let png = std::fs::read(assets().join("digits/7.png")).unwrap();
         let (_, seen) = post(&client, &url, "image/png", png).await;
-        let json = serde_json::json!({ "pixels": seen["image"] }).to_string();
-        let (status, body) = post(&client, &url, "application/json", json.into_bytes()).await;
+        let pixels = serde_json::json!({ "pixels": seen["image"] }).to_string();
+        let (status, body) = post(&client, &url, "application/json", pixels.into_bytes()).await;
         assert_eq!(
             (status, body["class"].as_u64()),
             (StatusCode::OK, Some(7)),
@@ -213,23 +213,43 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
             .await
             .unwrap();
         assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(json(big).await["error"].as_str().unwrap().contains("--max-body"));
+        assert!(
+            json(big).await["error"]
+                .as_str()
+                .unwrap()
+                .contains("--max-body")
+        );
         // Every answer is JSON, also a wrong method's.
-        let client = client();
-        let wrong = client.get(format!("{url}api/predict")).send().await.unwrap();
+        let client = crate::client();
+        let wrong = client
+            .get(format!("{url}api/predict"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert!(json(wrong).await["error"].as_str().unwrap().contains("POST"));
+        assert!(
+            json(wrong).await["error"]
+                .as_str()
+                .unwrap()
+                .contains("POST")
+        );
         // A blank canvas holds no digit: class null, and why.
         let mut blank = Vec::new();
         image::GrayImage::from_pixel(280, 280, image::Luma([255]))
-            .write_to(&mut std::io::Cursor::new(&mut blank), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut blank),
+                image::ImageFormat::Png,
+            )
             .unwrap();
         let (status, body) = post(&client, &url, "image/png", blank).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body["class"].is_null(), "{body}");
-        assert!(body["note"].as_str().unwrap().contains("no digit"), "{body}");
+        assert!(
+            body["note"].as_str().unwrap().contains("no digit"),
+            "{body}"
+        );
         // (The server closes a connection whose body it refused: a new client from here.)
-        let client = client();
+        let client = crate::client();
         let missing = client.get(format!("{url}nothing")).send().await.unwrap();
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
@@ -245,9 +265,13 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
 fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
     use std::io::Write;
     let server = Server::start(&[]);
-    let address = server.url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let address = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     // 200 clients that send one byte of a request, and 20 that send a header byte a second.
-    let mut stalled: Vec<std::net::TcpStream> = (0..200)
+    let stalled: Vec<std::net::TcpStream> = (0..200)
         .map(|_| {
             let mut stream = std::net::TcpStream::connect(&address).unwrap();
             stream.write_all(b"P").unwrap();
@@ -266,7 +290,7 @@ fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
                     }
                     std::thread::sleep(Duration::from_secs(1));
                 }
-                closed(&mut stream)
+                closed(&stream)
             })
         })
         .collect();
@@ -275,12 +299,20 @@ fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
     let started = std::time::Instant::now();
     runtime().block_on(async {
         let (status, body) = post(&client(), &server.url, "image/png", png).await;
-        assert_eq!((status, body["class"].as_u64()), (StatusCode::OK, Some(3)), "{body}");
+        assert_eq!(
+            (status, body["class"].as_u64()),
+            (StatusCode::OK, Some(3)),
+            "{body}"
+        );
     });
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     // Within the header timeout (10 s) every stalled connection is closed by the server.
     std::thread::sleep(Duration::from_secs(12));
-    let still_open = stalled.iter_mut().filter(|s| !closed(s)).count();
+    let still_open = stalled.iter().filter(|s| !closed(s)).count();
     assert_eq!(still_open, 0, "half-sent connections still open after 12 s");
     for client in trickle {
         assert!(client.join().unwrap(), "a slow header was not cut off");
@@ -290,13 +322,14 @@ fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
 
 /// Whether the server closed this connection: reading reaches its end (or a reset) within a
 /// second, instead of waiting.
-fn closed(stream: &mut std::net::TcpStream) -> bool {
+fn closed(stream: &std::net::TcpStream) -> bool {
     use std::io::Read;
     stream
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     let mut rest = Vec::new();
-    match stream.read_to_end(&mut rest) {
+    let mut reader = stream;
+    match reader.read_to_end(&mut rest) {
         Ok(_) => true,
         Err(e) => !matches!(
             e.kind(),

@@ -114,10 +114,11 @@ fn check_size(width: u32, height: u32, name: &Path) -> Result<()> {
 }
 
 /// A PNG decoded row by row straight to grey: memory is the grey image and one row, whatever
-/// the PNG's colour type and depth. The png crate (which `image` itself uses) gives the rows;
-/// the grey levels are computed exactly as `image`'s `into_luma8` does (a test checks this),
-/// which cannot convert row by row. `None` for interlaced PNGs, whose rows come in seven
-/// passes: those take `image`'s path (bounded by [`MAX_ALLOC`]).
+/// the PNG's colour type and depth. The png crate (which `image` itself uses) gives the rows,
+/// `image` turns each into grey (a test checks the result equals decoding the whole image);
+/// `image` alone decodes the whole image in its own colour type first. `None` for interlaced
+/// PNGs, whose rows come in seven passes: those take `image`'s path (bounded by
+/// [`MAX_ALLOC`]).
 fn png_rows_to_grey(
     bytes: &[u8],
     name: &Path,
@@ -139,32 +140,50 @@ fn png_rows_to_grey(
     let (width, height) = (info.width, info.height);
     check_size(width, height, name)?;
     let (colour, depth) = reader.output_color_type();
-    let channels = colour.samples();
     let sixteen = depth == png::BitDepth::Sixteen;
     let mut grey = Vec::with_capacity(width as usize * height as usize);
     while let Some(row) = reader.next_row().map_err(bad)? {
         if cancelled() {
             return Err(unreadable(name, "a request cancelled by its client".into()));
         }
+        // One row as an image of its own, turned grey by `image` itself: the same levels as
+        // decoding the whole image would give.
         let data = row.data();
-        let sample = |i: usize| -> u32 {
-            if sixteen {
-                u32::from(u16::from_be_bytes([data[2 * i], data[2 * i + 1]]))
-            } else {
-                u32::from(data[i])
-            }
+        let samples = || -> Vec<u16> {
+            data.chunks_exact(2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .collect()
         };
-        for x in 0..width as usize {
-            let first = x * channels;
-            // image's rgb_to_luma: BT.709 weights in integers, truncated; grey as it is.
-            let level = if channels >= 3 {
-                (2126 * sample(first) + 7152 * sample(first + 1) + 722 * sample(first + 2)) / 10000
-            } else {
-                sample(first)
-            };
-            // image's 16 → 8 bit conversion, rounded.
-            grey.push(if sixteen { (level + 128) / 257 } else { level } as u8);
+        let row_image = match (colour, sixteen) {
+            (png::ColorType::Grayscale, false) => {
+                image::ImageBuffer::from_raw(width, 1, data.to_vec()).map(DynamicImage::ImageLuma8)
+            }
+            (png::ColorType::GrayscaleAlpha, false) => {
+                image::ImageBuffer::from_raw(width, 1, data.to_vec()).map(DynamicImage::ImageLumaA8)
+            }
+            (png::ColorType::Rgb, false) => {
+                image::ImageBuffer::from_raw(width, 1, data.to_vec()).map(DynamicImage::ImageRgb8)
+            }
+            (png::ColorType::Rgba, false) => {
+                image::ImageBuffer::from_raw(width, 1, data.to_vec()).map(DynamicImage::ImageRgba8)
+            }
+            (png::ColorType::Grayscale, true) => {
+                image::ImageBuffer::from_raw(width, 1, samples()).map(DynamicImage::ImageLuma16)
+            }
+            (png::ColorType::GrayscaleAlpha, true) => {
+                image::ImageBuffer::from_raw(width, 1, samples()).map(DynamicImage::ImageLumaA16)
+            }
+            (png::ColorType::Rgb, true) => {
+                image::ImageBuffer::from_raw(width, 1, samples()).map(DynamicImage::ImageRgb16)
+            }
+            (png::ColorType::Rgba, true) => {
+                image::ImageBuffer::from_raw(width, 1, samples()).map(DynamicImage::ImageRgba16)
+            }
+            // Palettes are expanded to RGB(A) by the EXPAND transformation.
+            (png::ColorType::Indexed, _) => None,
         }
+        .ok_or_else(|| unreadable(name, "a PNG row of an unexpected length".into()))?;
+        grey.extend_from_slice(row_image.into_luma8().as_raw());
     }
     if grey.len() != width as usize * height as usize {
         return Err(unreadable(name, "a PNG whose image data ends early".into()));
@@ -317,13 +336,27 @@ mod tests {
                 .collect()
         };
         let mut pngs = vec![
-            png_of(DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, noise(n)).unwrap())),
-            png_of(DynamicImage::ImageLumaA8(image::ImageBuffer::from_raw(w, h, noise(2 * n)).unwrap())),
-            png_of(DynamicImage::ImageRgb8(image::ImageBuffer::from_raw(w, h, noise(3 * n)).unwrap())),
-            png_of(DynamicImage::ImageRgba8(image::ImageBuffer::from_raw(w, h, noise(4 * n)).unwrap())),
-            png_of(DynamicImage::ImageLuma16(image::ImageBuffer::from_raw(w, h, sixteen(1)).unwrap())),
-            png_of(DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, sixteen(3)).unwrap())),
-            png_of(DynamicImage::ImageRgba16(image::ImageBuffer::from_raw(w, h, sixteen(4)).unwrap())),
+            png_of(DynamicImage::ImageLuma8(
+                GrayImage::from_raw(w, h, noise(n)).unwrap(),
+            )),
+            png_of(DynamicImage::ImageLumaA8(
+                image::ImageBuffer::from_raw(w, h, noise(2 * n)).unwrap(),
+            )),
+            png_of(DynamicImage::ImageRgb8(
+                image::ImageBuffer::from_raw(w, h, noise(3 * n)).unwrap(),
+            )),
+            png_of(DynamicImage::ImageRgba8(
+                image::ImageBuffer::from_raw(w, h, noise(4 * n)).unwrap(),
+            )),
+            png_of(DynamicImage::ImageLuma16(
+                image::ImageBuffer::from_raw(w, h, sixteen(1)).unwrap(),
+            )),
+            png_of(DynamicImage::ImageRgb16(
+                image::ImageBuffer::from_raw(w, h, sixteen(3)).unwrap(),
+            )),
+            png_of(DynamicImage::ImageRgba16(
+                image::ImageBuffer::from_raw(w, h, sixteen(4)).unwrap(),
+            )),
         ];
         // A palette image with 2-bit indices, written by the png crate itself.
         let mut palette_png = Vec::new();
@@ -334,7 +367,9 @@ mod tests {
             encoder.set_palette(vec![0, 0, 0, 250, 10, 10, 10, 250, 10, 255, 255, 255]);
             let mut writer = encoder.write_header().unwrap();
             let row_bytes = (w as usize * 2).div_ceil(8);
-            writer.write_image_data(&noise(row_bytes * h as usize)).unwrap();
+            writer
+                .write_image_data(&noise(row_bytes * h as usize))
+                .unwrap();
         }
         pngs.push(palette_png);
         for (i, png) in pngs.iter().enumerate() {
@@ -355,23 +390,42 @@ mod tests {
             let mut writer = encoder.write_header().unwrap();
             writer.write_image_data(&vec![0; 8192 * 8192]).unwrap();
         }
-        let error = digit_from_bytes(&png, Path::new("big.png")).unwrap_err().to_string();
-        assert!(error.contains("big.png") && error.contains("8192x8192"), "{error}");
+        let error = digit_from_bytes(&png, Path::new("big.png"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("big.png") && error.contains("8192x8192"),
+            "{error}"
+        );
         assert!(error.contains("megapixels"), "{error}");
     }
 
     #[test]
     fn decoding_stops_when_cancelled() {
-        let png = png_of(DynamicImage::ImageLuma8(GrayImage::from_raw(64, 64, noise(64 * 64)).unwrap()));
+        let png = png_of(DynamicImage::ImageLuma8(
+            GrayImage::from_raw(64, 64, noise(64 * 64)).unwrap(),
+        ));
         let error = digit_from_bytes_unless(&png, Path::new("r"), &|| true).unwrap_err();
         assert!(error.to_string().contains("cancelled"), "{error}");
     }
 
     #[test]
     fn low_contrast_images_hold_no_digit() {
-        let faint = GrayImage::from_fn(60, 60, |x, y| Luma([if (20..40).contains(&x) && y > 10 { 120 } else { 100 }]));
+        let faint = GrayImage::from_fn(60, 60, |x, y| {
+            Luma([if (20..40).contains(&x) && y > 10 {
+                120
+            } else {
+                100
+            }])
+        });
         assert!(is_blank(to_mnist(&faint).as_raw()));
-        let clear = GrayImage::from_fn(60, 60, |x, y| Luma([if (25..32).contains(&x) && y > 10 { 200 } else { 100 }]));
+        let clear = GrayImage::from_fn(60, 60, |x, y| {
+            Luma([if (25..32).contains(&x) && y > 10 {
+                200
+            } else {
+                100
+            }])
+        });
         assert!(!is_blank(to_mnist(&clear).as_raw()));
     }
 }

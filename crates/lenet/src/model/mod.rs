@@ -57,10 +57,18 @@ impl LeNetConfig {
         // Upper bounds: far above any network this program is for (the paper's are 6 and 12),
         // low enough that one batch never takes minutes or gigabytes.
         if !(1..=MAX_MAPS).contains(&self.c1) {
-            return Err(invalid("c1", self.c1, format!("1..={MAX_MAPS} feature maps")));
+            return Err(invalid(
+                "c1",
+                self.c1,
+                format!("1..={MAX_MAPS} feature maps"),
+            ));
         }
         if !(1..=MAX_MAPS).contains(&self.c3) {
-            return Err(invalid("c3", self.c3, format!("1..={MAX_MAPS} feature maps")));
+            return Err(invalid(
+                "c3",
+                self.c3,
+                format!("1..={MAX_MAPS} feature maps"),
+            ));
         }
         // Two valid convolutions and two halvings must leave at least a 1x1 map.
         let k = self.kernel_size;

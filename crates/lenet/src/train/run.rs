@@ -202,7 +202,7 @@ pub fn train(
     let model = result.model.net;
     let test = eval::evaluate(&model, &data.test, device)?;
     if !interrupted {
-        artifacts::save_module(&model, &dir.join(MODEL_FILE))?;
+        artifacts::save_network(&model, &dir.join(MODEL_FILE))?;
         SavedEvaluation {
             test_error: test.error_rate(),
             test_mse: test.mse,

@@ -211,11 +211,10 @@ impl WeightFile {
             path: path.to_path_buf(),
             source,
         };
-        let reader =
-            burn::store::burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(
-                bytes.to_vec(),
-            ))
-            .map_err(burnpack)?;
+        let reader = burn::store::burn_pack::Reader::from_bytes(
+            burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()),
+        )
+        .map_err(burnpack)?;
         let metadata = reader.metadata().clone();
         let file = Self {
             path: path.to_path_buf(),
@@ -360,11 +359,7 @@ pub fn load(model: LeNet, path: &Path) -> Result<LeNet> {
 }
 
 /// [`load`] with renaming rules and, optionally, a partial load.
-pub fn load_with(
-    model: LeNet,
-    path: &Path,
-    options: &LoadOptions,
-) -> Result<(LeNet, LoadReport)> {
+pub fn load_with(model: LeNet, path: &Path, options: &LoadOptions) -> Result<(LeNet, LoadReport)> {
     load_file(model, WeightFile::read(path)?, options)
 }
 
