@@ -166,6 +166,12 @@ fn wgpu_gives_the_same_outputs_and_gradients_within_tolerance() {
     let (config, model) = reference_model();
     let flex = Backend::Flex.device().unwrap();
     let wgpu = Backend::Wgpu.device().unwrap();
+    // The adapter it runs on is known (lavapipe says it is a CPU one).
+    let adapter = lenet::backend::wgpu_adapter().expect("the wgpu adapter is reported");
+    assert!(
+        !adapter.name.is_empty() && !adapter.api.is_empty(),
+        "{adapter:?}"
+    );
     let a = outputs(&model, &flex);
     let b = outputs(&same_weights(&model, &config, &wgpu), &wgpu);
     let diff = max_diff(&a, &b);

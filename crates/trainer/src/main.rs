@@ -461,7 +461,31 @@ fn inspect(args: &InspectArgs) -> Result<Outcome> {
     Ok(Outcome::Finished)
 }
 
+/// burn-train's dashboard ends a run killed from its quit menu with a panic ("Killing training
+/// from user input."): exit code 101 and a panic message, as if the program had crashed. This
+/// hook turns that one panic into the exit of a stopped run (130, the last complete checkpoint
+/// kept); any other panic keeps Rust's default report.
+fn exit_cleanly_when_killed_from_the_dashboard() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned());
+        if message.is_some_and(|m| m.starts_with("Killing training from user input")) {
+            eprintln!(
+                "killed from the dashboard: the last complete checkpoint is kept (continue with \
+                 --resume)"
+            );
+            std::process::exit(130);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_cleanly_when_killed_from_the_dashboard();
     let command = lenet::cli::show_defaults(Cli::command());
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,

@@ -420,9 +420,16 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
     std::fs::write(&corrupt, b"\xff\xd8\xff\xe0 this is not a jpeg").unwrap();
     let huge = dir.path().join("huge.png");
     std::fs::write(&huge, huge_png_header()).unwrap();
+    let folder = dir.path().join("folder.png");
+    std::fs::create_dir(&folder).unwrap();
+    let missing = dir.path().join("missing.png");
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(100, 100, image::Luma([250]))
+        .save(&blank)
+        .unwrap();
 
     let model = artifacts.join("model.bpk");
-    let paths = [&empty, &good, &corrupt, &huge];
+    let paths = [&empty, &good, &corrupt, &huge, &folder, &missing, &blank];
     let mut args = vec!["predict", "--model", model.to_str().unwrap()];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     let started = Instant::now();
@@ -451,6 +458,9 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
         ("empty.png", "image"),
         ("corrupt.jpg", "image"),
         ("huge.png", "20000x20000"),
+        // The reason, not the path alone.
+        ("folder.png", "directory"),
+        ("missing.png", "No such file"),
     ] {
         let line = err
             .lines()
@@ -461,7 +471,11 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
             "{line}"
         );
     }
-    assert!(err.contains("3 of 4 images could not be read"), "{err}");
+    assert!(err.contains("5 of 7 images could not be read"), "{err}");
+    assert!(
+        stdout.contains("blank.png: no digit"),
+        "a blank image holds no digit: {stdout}"
+    );
 }
 
 #[test]

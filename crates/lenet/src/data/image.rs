@@ -61,6 +61,17 @@ pub fn digit_from_bytes_unless(
     Ok(to_mnist(&decode_grey(bytes, name, cancelled)?).into_raw())
 }
 
+/// An image's width × height as its header gives it, without decoding any pixel; `None` when
+/// the bytes are not an image this program reads.
+pub fn pixel_count(bytes: &[u8]) -> Option<u64> {
+    let (width, height) = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()?;
+    Some(u64::from(width) * u64::from(height))
+}
+
 /// Whether a 28x28 image in MNIST form holds no digit: [`to_mnist`] makes images without
 /// enough contrast (see [`MIN_CONTRAST`]) all black.
 pub fn is_blank(mnist: &[u8]) -> bool {
