@@ -294,7 +294,7 @@ fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
             })
         })
         .collect();
-    // A normal request meanwhile is answered at once.
+    // A normal request meanwhile is answered.
     let png = std::fs::read(assets().join("digits/3.png")).unwrap();
     let started = std::time::Instant::now();
     runtime().block_on(async {
@@ -305,8 +305,10 @@ fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
             "{body}"
         );
     });
+    // Answered long before the bad connections' header timeout (10 s) could have freed
+    // anything: they do not block it. (Latency itself is measured by abuse.sh, not here.)
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
