@@ -239,8 +239,24 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
     let mut options = RunOptions::new(&args.artifact_dir);
     options.start = args.start_mode();
     stop_on_signals(&options.interrupter)?;
-    let outcome = lenet::train(&config, &data, &device, &options)
-        .with_context(|| format!("training into {}", args.artifact_dir.display()))?;
+    // A kill from burn-train's dashboard is a panic (exit code 101, as if the program had
+    // crashed): it ends here as a stopped run instead (130, the last complete checkpoint kept).
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lenet::train(&config, &data, &device, &options)
+    }));
+    let outcome = match run {
+        Ok(result) => {
+            result.with_context(|| format!("training into {}", args.artifact_dir.display()))?
+        }
+        Err(payload) if killed_from_the_dashboard(payload.as_ref()) => {
+            eprintln!(
+                "stopped from the dashboard: {}; continue with --resume",
+                artifacts::describe_kept(&args.artifact_dir)
+            );
+            return Ok(Outcome::Interrupted);
+        }
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
     if let Some(epoch) = outcome.resumed_after {
         println!("resumed after epoch {epoch}");
     }
@@ -461,31 +477,18 @@ fn inspect(args: &InspectArgs) -> Result<Outcome> {
     Ok(Outcome::Finished)
 }
 
-/// burn-train's dashboard ends a run killed from its quit menu with a panic ("Killing training
-/// from user input."): exit code 101 and a panic message, as if the program had crashed. This
-/// hook turns that one panic into the exit of a stopped run (130, the last complete checkpoint
-/// kept); any other panic keeps Rust's default report.
-fn exit_cleanly_when_killed_from_the_dashboard() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned());
-        if message.is_some_and(|m| m.starts_with("Killing training from user input")) {
-            eprintln!(
-                "killed from the dashboard: the last complete checkpoint is kept (continue with \
-                 --resume)"
-            );
-            std::process::exit(130);
-        }
-        default(info);
-    }));
+/// Whether a panic is burn-train's dashboard ending a run its user killed from the quit menu
+/// ("Killing training from user input."): burn-train stops the training threads that way, and
+/// its own panic hook has already told the user.
+fn killed_from_the_dashboard(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned());
+    message.is_some_and(|m| m.starts_with("Killing training from user input"))
 }
 
 fn main() -> ExitCode {
-    exit_cleanly_when_killed_from_the_dashboard();
     let command = lenet::cli::show_defaults(Cli::command());
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
