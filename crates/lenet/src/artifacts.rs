@@ -363,6 +363,23 @@ pub fn last_checkpoint(artifact_dir: &Path) -> Option<usize> {
         .max()
 }
 
+/// After a run resumed from epoch `resumed` and completed at `last`: removes the checkpoints
+/// (and their checksums) of epochs up to `resumed` that are not among the last two, which
+/// burn-train's checkpointing strategy (the last two and the best since the resume) never
+/// saw and so never deletes.
+pub fn remove_stale_checkpoints(artifact_dir: &Path, resumed: usize, last: usize) -> Result<()> {
+    let dir = artifact_dir.join(CHECKPOINT_DIR);
+    for epoch in 1..=resumed.min(last.saturating_sub(2)) {
+        for kind in KINDS {
+            let path = dir.join(format!("{kind}-{epoch}.bpk"));
+            for file in [checksum_file(&path), path] {
+                remove_if_present(&file).map_err(|e| LenetError::io(&file, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Says which checkpoint a stopped run leaves to resume from.
 pub fn describe_kept(artifact_dir: &Path) -> String {
     match last_checkpoint(artifact_dir) {

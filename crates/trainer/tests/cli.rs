@@ -338,6 +338,36 @@ fn resume_accepts_the_values_the_run_already_has_and_refuses_others() {
 }
 
 #[test]
+fn a_resumed_run_leaves_no_stale_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("run");
+    let first = start(&artifacts, "3", "200", &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let resumed = start(&artifacts, "6", "200", &["--resume"])
+        .wait_with_output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let mut epochs: Vec<usize> = std::fs::read_dir(artifacts.join("checkpoint"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    epochs.sort();
+    // The last two (5, 6), maybe the best since the resume (4); nothing from before it.
+    assert!(
+        epochs.ends_with(&[5, 6]) && epochs.iter().all(|&e| e >= 4),
+        "{epochs:?}"
+    );
+}
+
+#[test]
 fn a_corrupted_weight_file_is_refused_naming_the_checksums() {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = train_tiny(dir.path());

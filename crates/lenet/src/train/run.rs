@@ -202,6 +202,11 @@ pub fn train(
     let model = result.model.net;
     let test = eval::evaluate(&model, &data.test, device)?;
     if !interrupted {
+        if let Some(resumed) = resumed_after {
+            // burn-train's checkpointing strategy only deletes the epochs it saw: the ones
+            // from before the resume would stay forever.
+            artifacts::remove_stale_checkpoints(dir, resumed, last_epoch)?;
+        }
         artifacts::save_network(&model, &dir.join(MODEL_FILE))?;
         SavedEvaluation {
             test_error: test.error_rate(),
