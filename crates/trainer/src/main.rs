@@ -488,6 +488,24 @@ fn killed_from_the_dashboard(payload: &(dyn std::any::Any + Send)) -> bool {
     message.is_some_and(|m| m.starts_with("Killing training from user input"))
 }
 
+/// An error and its causes in one line, `a: b: c`, each cause once: some errors (burn-train's
+/// checkpointer's, for a full disk) repeat their source's text in their own message, which
+/// `{:#}` would then print twice.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 fn main() -> ExitCode {
     let command = lenet::cli::show_defaults(Cli::command());
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
@@ -510,8 +528,42 @@ fn main() -> ExitCode {
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(error) => {
             // One line: the error and its causes, no backtrace.
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", one_line(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose message repeats its source's, as burn-train's checkpointer errors do.
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "I/O Error: `{}`", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let text = full.to_string();
+        let error = anyhow::Error::new(Repeats(full)).context("training into runs/lenet");
+        let line = one_line(&error);
+        assert_eq!(line.matches(&text).count(), 1, "{line}");
+        assert!(
+            line.starts_with("training into runs/lenet: I/O Error"),
+            "{line}"
+        );
     }
 }
