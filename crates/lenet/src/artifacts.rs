@@ -20,8 +20,6 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const MODEL_FILE: &str = "model.bpk";
 /// The per-epoch checkpoints inside an artifact folder.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
-/// The confusion matrix `trainer eval` writes beside a model.
-pub const CONFUSION_FILE: &str = "confusion.csv";
 /// The final model's results on the test split, written beside it at the end of training.
 pub const EVALUATION_FILE: &str = "evaluation.json";
 
@@ -56,13 +54,16 @@ impl SavedEvaluation {
         match std::fs::read_to_string(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(LenetError::io(&path, e)),
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| LenetError::Artifact {
-                    path,
-                    reason: format!("not an evaluation: {e}"),
-                }),
+            Ok(text) => Self::from_json(&text, &path).map(Some),
         }
+    }
+
+    /// From the text of an `evaluation.json` (`path` names it in errors).
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: format!("not an evaluation: {e}"),
+        })
     }
 }
 /// The three files burn-train writes per epoch: `{kind}-{epoch}.bpk`.
@@ -268,6 +269,13 @@ impl AtomicFileCheckpointer {
     fn path(&self, epoch: usize) -> PathBuf {
         self.directory.join(format!("{}-{epoch}.bpk", self.name))
     }
+
+    /// Removes epoch `epoch`'s checkpoint and its checksum, where they exist.
+    fn remove(&self, epoch: usize) -> std::io::Result<()> {
+        let path = self.path(epoch);
+        remove_if_present(&path)?;
+        remove_if_present(&checksum_file(&path))
+    }
 }
 
 /// The file beside a checkpoint that holds its CRC-32 (burn-train writes the checkpoint
@@ -303,9 +311,7 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     }
 
     fn delete(&self, epoch: usize) -> std::result::Result<(), CheckpointerError> {
-        let path = self.path(epoch);
-        remove_if_present(&path).map_err(CheckpointerError::IOError)?;
-        remove_if_present(&checksum_file(&path)).map_err(CheckpointerError::IOError)
+        self.remove(epoch).map_err(CheckpointerError::IOError)
     }
 
     /// Loads the checkpoint after checking its checksum, when it has one.
@@ -369,12 +375,12 @@ pub fn last_checkpoint(artifact_dir: &Path) -> Option<usize> {
 /// saw and so never deletes.
 pub fn remove_stale_checkpoints(artifact_dir: &Path, resumed: usize, last: usize) -> Result<()> {
     let dir = artifact_dir.join(CHECKPOINT_DIR);
+    let (model, optim, scheduler) = checkpointers(artifact_dir);
     for epoch in 1..=resumed.min(last.saturating_sub(2)) {
-        for kind in KINDS {
-            let path = dir.join(format!("{kind}-{epoch}.bpk"));
-            for file in [checksum_file(&path), path] {
-                remove_if_present(&file).map_err(|e| LenetError::io(&file, e))?;
-            }
+        for checkpointer in [&model, &optim, &scheduler] {
+            checkpointer
+                .remove(epoch)
+                .map_err(|e| LenetError::io(&dir, e))?;
         }
     }
     Ok(())

@@ -298,13 +298,7 @@ impl TrainedModel {
         let (net, _) =
             weights::load_file(config.model.init(device), file, &LoadOptions::default())?;
         let mut model = Self::new(config, net, path.clone(), device);
-        model.evaluation =
-            Some(
-                serde_json::from_str(EVALUATION).map_err(|e| LenetError::Artifact {
-                    path: path.clone(),
-                    reason: format!("the shipped evaluation.json: {e}"),
-                })?,
-            );
+        model.evaluation = Some(SavedEvaluation::from_json(EVALUATION, &path)?);
         model.source = ConfigSource::Saved(path);
         Ok(model)
     }

@@ -359,12 +359,7 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
         // One image at a time: a bad file is reported and the others are still classified.
         match image::load_digit(path) {
             Ok(pixels) if image::is_blank(&pixels) => {
-                println!(
-                    "{}: no digit (no ink differs from the background by more than {} of 255 \
-                     grey levels)",
-                    path.display(),
-                    image::MIN_CONTRAST
-                );
+                println!("{}: {}", path.display(), image::no_digit_reason());
             }
             Ok(pixels) => {
                 for prediction in model.predict(vec![pixels]) {
@@ -383,7 +378,7 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
             }
             Err(error) => {
                 // With its causes: "FILE: Is a directory", not the path alone.
-                eprintln!("error: {:#}", anyhow::Error::new(error));
+                eprintln!("error: {}", one_line(&anyhow::Error::new(error)));
                 failed += 1;
             }
         }

@@ -78,6 +78,14 @@ pub fn is_blank(mnist: &[u8]) -> bool {
     mnist.iter().all(|&v| v == 0)
 }
 
+/// Why an image holds no digit, as `predict` and the server say it.
+pub fn no_digit_reason() -> String {
+    format!(
+        "no digit: no ink differs from the background by more than {MIN_CONTRAST} of 255 grey \
+         levels"
+    )
+}
+
 /// Decodes an image to grey levels (the `image` crate's luma: ITU-R BT.709 weights, alpha
 /// ignored), after checking its size from the header.
 pub fn decode_grey(bytes: &[u8], name: &Path, cancelled: &dyn Fn() -> bool) -> Result<GrayImage> {
@@ -87,27 +95,32 @@ pub fn decode_grey(bytes: &[u8], name: &Path, cancelled: &dyn Fn() -> bool) -> R
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| LenetError::io(name, e))?;
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_ALLOC);
+    // PNG (checked from its own header) row by row; other formats, and interlaced PNGs, below.
+    if reader.format() == Some(ImageFormat::Png)
+        && let Some(grey) = png_rows_to_grey(bytes, name, cancelled)?
+    {
+        return Ok(grey);
+    }
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| unreadable(name, e.to_string()))?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, name)?;
     if cancelled() {
-        return Err(unreadable(name, "a request cancelled by its client".into()));
+        return Err(cancelled_error(name));
     }
-    if image::guess_format(bytes).ok() == Some(ImageFormat::Png)
-        && let Some(grey) = png_rows_to_grey(bytes, name, cancelled)?
-    {
-        return Ok(grey);
-    }
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_ALLOC);
     limits
         .reserve(decoder.total_bytes())
         .and_then(|()| decoder.set_limits(limits))
         .map_err(|e| unreadable(name, e.to_string()))?;
     let image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(name, e.to_string()))?;
     Ok(image.into_luma8())
+}
+
+fn cancelled_error(name: &Path) -> LenetError {
+    unreadable(name, "a request cancelled by its client".into())
 }
 
 fn check_size(width: u32, height: u32, name: &Path) -> Result<()> {
@@ -155,7 +168,7 @@ fn png_rows_to_grey(
     let mut grey = Vec::with_capacity(width as usize * height as usize);
     while let Some(row) = reader.next_row().map_err(bad)? {
         if cancelled() {
-            return Err(unreadable(name, "a request cancelled by its client".into()));
+            return Err(cancelled_error(name));
         }
         // One row as an image of its own, turned grey by `image` itself: the same levels as
         // decoding the whole image would give.
@@ -213,15 +226,17 @@ pub fn grid_to_mnist(pixels: &[u8]) -> Vec<u8> {
 pub fn to_mnist(grey: &GrayImage) -> GrayImage {
     let mut ink = grey.clone();
     // MNIST digits are light on dark; scans and drawings are usually dark on light.
-    if border_mean(&ink) > 127.0 {
+    let mut background = border_mean(&ink);
+    if background > 127.0 {
         imageops::invert(&mut ink);
+        background = 255.0 - background;
     }
     let mut canvas = GrayImage::new(IMAGE_SIZE as u32, IMAGE_SIZE as u32);
-    let contrast = ink.pixels().map(|Luma([v])| *v).max().unwrap_or(0) as f64 - border_mean(&ink);
-    if contrast <= f64::from(MIN_CONTRAST) {
+    let brightest = ink.pixels().map(|Luma([v])| *v).max().unwrap_or(0);
+    if f64::from(brightest) - background <= f64::from(MIN_CONTRAST) {
         return canvas; // no digit: blank
     }
-    let Some((x0, y0, x1, y1)) = ink_bounds(&ink) else {
+    let Some((x0, y0, x1, y1)) = ink_bounds(&ink, brightest) else {
         return canvas; // blank image
     };
     let digit = imageops::crop_imm(&ink, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
@@ -268,13 +283,12 @@ fn border_mean(image: &GrayImage) -> f64 {
     border.iter().map(|&v| f64::from(v)).sum::<f64>() / border.len().max(1) as f64
 }
 
-/// Bounding box of the pixels brighter than a third of the brightest one.
-fn ink_bounds(image: &GrayImage) -> Option<(u32, u32, u32, u32)> {
-    let max = image.pixels().map(|Luma([v])| *v).max()?;
-    if max == 0 {
+/// Bounding box of the pixels brighter than a third of the brightest one (`brightest`).
+fn ink_bounds(image: &GrayImage, brightest: u8) -> Option<(u32, u32, u32, u32)> {
+    if brightest == 0 {
         return None;
     }
-    let threshold = max / 3;
+    let threshold = brightest / 3;
     image
         .enumerate_pixels()
         .filter(|(_, _, Luma([v]))| *v > threshold)
@@ -302,7 +316,7 @@ mod tests {
     fn a_dark_on_light_scan_becomes_a_centred_light_digit() {
         let mnist = to_mnist(&scanned_one());
         assert_eq!(mnist.dimensions(), (28, 28));
-        let (x0, y0, x1, y1) = ink_bounds(&mnist).unwrap();
+        let (x0, y0, x1, y1) = ink_bounds(&mnist, 255).unwrap();
         // 160 pixels tall -> 20; the bar is centred.
         assert_eq!((y0, y1), (4, 23));
         assert!(x0 >= 12 && x1 <= 15, "bar at x {x0}..={x1}");
@@ -412,12 +426,19 @@ mod tests {
     }
 
     #[test]
-    fn decoding_stops_when_cancelled() {
+    fn decoding_stops_between_rows_when_cancelled() {
         let png = png_of(DynamicImage::ImageLuma8(
             GrayImage::from_raw(64, 64, noise(64 * 64)).unwrap(),
         ));
-        let error = digit_from_bytes_unless(&png, Path::new("r"), &|| true).unwrap_err();
+        // Cancelled after ten rows: the rest are never decoded.
+        let asked = std::cell::Cell::new(0);
+        let cancelled = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 10
+        };
+        let error = digit_from_bytes_unless(&png, Path::new("r"), &cancelled).unwrap_err();
         assert!(error.to_string().contains("cancelled"), "{error}");
+        assert_eq!(asked.get(), 11, "asked once per row until cancelled");
     }
 
     #[test]

@@ -56,19 +56,10 @@ impl LeNetConfig {
             |name, value: usize, expected: String| LenetError::invalid(name, value, expected);
         // Upper bounds: far above any network this program is for (the paper's are 6 and 12),
         // low enough that one batch never takes minutes or gigabytes.
-        if !(1..=MAX_MAPS).contains(&self.c1) {
-            return Err(invalid(
-                "c1",
-                self.c1,
-                format!("1..={MAX_MAPS} feature maps"),
-            ));
-        }
-        if !(1..=MAX_MAPS).contains(&self.c3) {
-            return Err(invalid(
-                "c3",
-                self.c3,
-                format!("1..={MAX_MAPS} feature maps"),
-            ));
+        for (name, maps) in [("c1", self.c1), ("c3", self.c3)] {
+            if !(1..=MAX_MAPS).contains(&maps) {
+                return Err(invalid(name, maps, format!("1..={MAX_MAPS} feature maps")));
+            }
         }
         // Two valid convolutions and two halvings must leave at least a 1x1 map.
         let k = self.kernel_size;

@@ -167,13 +167,7 @@ impl WeightFile {
         let format = WeightFormat::of(path)?;
         let (tensors, metadata) = match format {
             WeightFormat::Burnpack => {
-                let burnpack = |source| LenetError::Burnpack {
-                    path: path.to_path_buf(),
-                    source,
-                };
-                let reader = burn::store::burn_pack::Reader::from_file(path).map_err(burnpack)?;
-                let metadata = reader.metadata().clone();
-                (reader.into_tensors().map_err(burnpack)?, metadata)
+                burnpack_contents(path, burn::store::burn_pack::Reader::from_file(path))?
             }
             WeightFormat::Safetensors => {
                 let tensors = tensors_of(SafetensorsStore::from_file(path), |source| {
@@ -207,19 +201,14 @@ impl WeightFile {
 
     /// A burnpack file's contents already in memory (`path` names it in errors).
     pub fn from_burnpack_bytes(path: &Path, bytes: &'static [u8]) -> Result<Self> {
-        let burnpack = |source| LenetError::Burnpack {
-            path: path.to_path_buf(),
-            source,
-        };
         let reader = burn::store::burn_pack::Reader::from_bytes(
             burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()),
-        )
-        .map_err(burnpack)?;
-        let metadata = reader.metadata().clone();
+        );
+        let (tensors, metadata) = burnpack_contents(path, reader)?;
         let file = Self {
             path: path.to_path_buf(),
             format: WeightFormat::Burnpack,
-            tensors: reader.into_tensors().map_err(burnpack)?,
+            tensors,
             metadata,
         };
         file.verify()?;
@@ -232,10 +221,7 @@ impl WeightFile {
         let Some(expected) = self.metadata.get(CHECKSUM_KEY) else {
             return Ok(());
         };
-        let found = checksum(&self.tensors).map_err(|reason| LenetError::Artifact {
-            path: self.path.clone(),
-            reason,
-        })?;
+        let found = checksum(&self.tensors, &self.path)?;
         if *expected != found {
             return Err(LenetError::Artifact {
                 path: self.path.clone(),
@@ -285,9 +271,24 @@ impl WeightFile {
 /// The metadata key of the checksum this program writes into its weight files.
 pub const CHECKSUM_KEY: &str = "lenet_crc32";
 
+/// A burnpack reader's tensors and metadata (`path` names the file in errors).
+fn burnpack_contents(
+    path: &Path,
+    reader: std::result::Result<burn::store::burn_pack::Reader, burn::store::burn_pack::Error>,
+) -> Result<(Vec<PackTensor>, BTreeMap<String, String>)> {
+    let burnpack = |source| LenetError::Burnpack {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = reader.map_err(burnpack)?;
+    let metadata = reader.metadata().clone();
+    Ok((reader.into_tensors().map_err(burnpack)?, metadata))
+}
+
 /// CRC-32 (crc32fast, as gzip uses) of every tensor's name, type, shape and stored bytes, in
-/// name order, as 8 hex digits. Detects a corrupted file, not a forged one.
-pub fn checksum(tensors: &[PackTensor]) -> std::result::Result<String, String> {
+/// name order, as 8 hex digits. Detects a corrupted file, not a forged one. `path` names the
+/// file in errors.
+pub fn checksum(tensors: &[PackTensor], path: &Path) -> Result<String> {
     let mut sorted: Vec<&PackTensor> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut hasher = crc32fast::Hasher::new();
@@ -297,9 +298,10 @@ pub fn checksum(tensors: &[PackTensor]) -> std::result::Result<String, String> {
         for dim in tensor.shape.as_slice() {
             hasher.update(&(*dim as u64).to_le_bytes());
         }
-        let bytes = tensor
-            .to_bytes()
-            .map_err(|e| format!("tensor {}: cannot read its data: {e}", tensor.name))?;
+        let bytes = tensor.to_bytes().map_err(|e| LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: format!("tensor {}: cannot read its data: {e}", tensor.name),
+        })?;
         hasher.update(&bytes);
     }
     Ok(format!("{:08x}", hasher.finalize()))
@@ -483,10 +485,7 @@ pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()
                     path: path.to_path_buf(),
                     reason: format!("cannot read back the burnpack written: {e}"),
                 })?;
-            let sum = checksum(&tensors).map_err(|reason| LenetError::Artifact {
-                path: path.to_path_buf(),
-                reason,
-            })?;
+            let sum = checksum(&tensors, path)?;
             let mut store = BurnpackStore::from_file(path)
                 .auto_extension(false)
                 .overwrite(true)
@@ -508,10 +507,7 @@ pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()
             model.save_into(&mut memory).map_err(safetensors)?;
             let bytes = memory.get_bytes().map_err(safetensors)?;
             let tensors = tensors_of(SafetensorsStore::from_bytes(Some(bytes)), safetensors)?;
-            let sum = checksum(&tensors).map_err(|reason| LenetError::Artifact {
-                path: path.to_path_buf(),
-                reason,
-            })?;
+            let sum = checksum(&tensors, path)?;
             let mut store = SafetensorsStore::from_file(path)
                 .with_to_adapter(adapter)
                 .metadata("network", network)

@@ -414,12 +414,7 @@ fn classify(
         class: (!blank).then_some(prediction.class),
         outputs: prediction.outputs,
         image,
-        note: blank.then(|| {
-            format!(
-                "no digit: no ink differs from the background by more than {} of 255 grey levels",
-                image::MIN_CONTRAST
-            )
-        }),
+        note: blank.then(image::no_digit_reason),
     })
 }
 
