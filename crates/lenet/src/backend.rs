@@ -8,6 +8,7 @@ use std::fmt;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::compute::Compute;
 use crate::error::{LenetError, Result};
 
 /// The backends this project runs on.
@@ -23,9 +24,6 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// All backends, in the order the CLI lists them.
-    pub const ALL: [Backend; 3] = [Backend::Ndarray, Backend::Flex, Backend::Wgpu];
-
     /// The backend's name on the command line and in files.
     pub fn name(self) -> &'static str {
         match self {
@@ -56,14 +54,36 @@ impl Backend {
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => wgpu::device(),
             #[allow(unreachable_patterns)]
-            backend => Err(LenetError::BackendNotCompiled(backend)),
+            backend => Err(LenetError::BackendNotCompiled(backend.name())),
         }
     }
 
-    /// Whether the network's passes run on the CPU through [`crate::fused`] on this backend
-    /// (the CPU backends), rather than as burn's composed tensor operations.
-    pub fn has_fused_path(self) -> bool {
-        matches!(self, Backend::Ndarray | Backend::Flex)
+    /// How the network's passes are computed on this backend: on the CPU backends by
+    /// [`crate::fused`], elsewhere by burn's composed operations. The one place the path is
+    /// chosen.
+    pub fn compute(self) -> Compute {
+        match self {
+            Backend::Ndarray | Backend::Flex => Compute::Fused,
+            Backend::Wgpu => Compute::Composed,
+        }
+    }
+
+    /// The backend `device` (with or without autodiff) belongs to, among those compiled in
+    /// whose device has been asked for or needs no set-up (`None` for another device).
+    pub fn of(device: &Device) -> Option<Self> {
+        let device = device.clone().without_autodiff();
+        let cpu = [Backend::Ndarray, Backend::Flex]
+            .into_iter()
+            .find(|b| b.device().is_ok_and(|d| d == device));
+        cpu.or_else(|| {
+            #[cfg(feature = "wgpu")]
+            if let Some(Ok((wgpu, _))) = wgpu::RUNTIME.get()
+                && *wgpu == device
+            {
+                return Some(Backend::Wgpu);
+            }
+            None
+        })
     }
 }
 
@@ -156,11 +176,8 @@ impl fmt::Display for Backend {
     }
 }
 
-/// Whether `device` (with or without autodiff) runs on a CPU backend, where [`crate::fused`]
-/// computes the network's passes.
-pub fn has_fused_path(device: &Device) -> bool {
-    let device = device.clone().without_autodiff();
-    [Backend::Ndarray, Backend::Flex]
-        .into_iter()
-        .any(|b| b.device().is_ok_and(|d| d == device))
+/// How the network's passes are computed on `device` (with or without autodiff): its backend's
+/// [`Backend::compute`], burn's composed operations on any other device.
+pub fn compute_for(device: &Device) -> Compute {
+    Backend::of(device).map_or(Compute::Composed, Backend::compute)
 }

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::backend::Backend;
-
 /// Everything that can go wrong in the `lenet` library.
 ///
 /// Each variant names the file (or setting) at fault, what was expected and what was found.
@@ -92,7 +90,7 @@ pub enum LenetError {
         "the {0} backend is not compiled into this program; build it with the feature \
          (e.g. `cargo build --release --features {0}`) or choose another --backend"
     )]
-    BackendNotCompiled(Backend),
+    BackendNotCompiled(&'static str),
 
     /// The wgpu backend found no adapter (no GPU driver, no software renderer).
     #[error(

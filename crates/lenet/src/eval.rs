@@ -1,23 +1,24 @@
 //! A trained network: loading it with its configuration ([`TrainedModel`]), its results on a
-//! dataset ([`evaluate`], [`Evaluation`]), its predictions ([`predict`]).
-//!
-//! On the CPU backends both run [`crate::fused`]'s forward pass; elsewhere burn's composed
-//! operations.
+//! dataset ([`TrainedModel::evaluate`], [`Evaluation`]), its predictions
+//! ([`TrainedModel::predict`]). [`TrainedModel`] is the one way to run a trained network on
+//! images: it applies the preprocessing the network was trained with, and computes by its
+//! backend's [`Compute`] path.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::prelude::*;
 
 use crate::artifacts::{self, CONFIG_FILE, SavedEvaluation};
 use crate::backend;
+use crate::compute::{Compute, Runner};
 use crate::config::TrainingConfig;
-use crate::data::{DigitBatcher, DigitDataset, MnistSplits, deskew, scaled_pixels};
+use crate::data::{DigitDataset, MnistSplits, deskew, scaled_pixels};
 use crate::error::{LenetError, Result};
-use crate::fused::{self, kernels::HostNet};
-use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+use crate::loss;
+use crate::mnist::NUM_CLASSES;
 use crate::model::{LeNet, LeNetConfig};
 use crate::weights::{self, LoadOptions, WeightFile};
 
@@ -51,17 +52,9 @@ impl Evaluation {
     fn add(&mut self, outputs: &[f32], targets: &[usize]) {
         for (row, &target) in outputs.chunks_exact(NUM_CLASSES).zip(targets) {
             self.confusion[target][argmax(row)] += 1;
-            let squared: f64 = row
-                .iter()
-                .enumerate()
-                .map(|(class, &y)| {
-                    let diff = f64::from(y) - if class == target { 1.0 } else { 0.0 };
-                    diff * diff
-                })
-                .sum();
             // A running mean of ½‖t − y‖².
             self.total += 1;
-            self.mse += (0.5 * squared - self.mse) / self.total as f64;
+            self.mse += (loss::half_squared_error(row, target) - self.mse) / self.total as f64;
         }
         let correct: usize = (0..NUM_CLASSES).map(|c| self.confusion[c][c]).sum();
         self.errors = self.total - correct;
@@ -119,49 +112,6 @@ fn argmax(row: &[f32]) -> usize {
     best
 }
 
-/// Evaluates `net` on every image of `dataset`.
-pub fn evaluate(net: &LeNet, dataset: &DigitDataset, device: &Device) -> Result<Evaluation> {
-    let mut result = Evaluation::new();
-    if backend::has_fused_path(device) {
-        let host = HostNet::from_model(net);
-        for start in (0..dataset.len()).step_by(EVAL_BATCH_SIZE) {
-            let end = (start + EVAL_BATCH_SIZE).min(dataset.len());
-            let items = dataset
-                .get_many((start..end).collect())
-                .map_err(LenetError::Dataset)?;
-            let outputs = fused::forward(
-                &host,
-                &scaled_pixels(items.iter().map(|item| item.pixels.as_slice())),
-            );
-            let targets: Vec<usize> = items.iter().map(|item| usize::from(item.label)).collect();
-            result.add(&outputs, &targets);
-        }
-        return Ok(result);
-    }
-    let loader = DataLoaderBuilder::new(DigitBatcher)
-        .batch_size(EVAL_BATCH_SIZE)
-        .set_device(device.clone())
-        .build(dataset.clone());
-    for batch in loader.iter() {
-        let batch = batch.map_err(LenetError::Dataset)?;
-        let outputs = net.forward(batch.images);
-        let outputs: Vec<f32> = outputs
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 outputs");
-        let targets: Vec<usize> = batch
-            .targets
-            .into_data()
-            .try_into_vec_as::<i64>()
-            .expect("integer classes")
-            .into_iter()
-            .map(|t| t as usize)
-            .collect();
-        result.add(&outputs, &targets);
-    }
-    Ok(result)
-}
-
 /// The network's answer for one image.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
@@ -169,45 +119,6 @@ pub struct Prediction {
     pub class: usize,
     /// The ten output activations, in `(0, 1)`.
     pub outputs: [f32; NUM_CLASSES],
-}
-
-/// Predicts the class of each image (MNIST form: [`PIXELS`](crate::mnist::PIXELS) grey levels,
-/// light digit on black).
-pub fn predict(net: &LeNet, images: &[Vec<u8>], device: &Device) -> Vec<Prediction> {
-    let host = backend::has_fused_path(device).then(|| HostNet::from_model(net));
-    predict_with(net, host.as_ref(), images, device)
-}
-
-/// [`predict`] with the host copy of the weights made beforehand (on the CPU backends).
-fn predict_with(
-    net: &LeNet,
-    host: Option<&HostNet>,
-    images: &[Vec<u8>],
-    device: &Device,
-) -> Vec<Prediction> {
-    if images.is_empty() {
-        return Vec::new();
-    }
-    let pixels = scaled_pixels(images.iter().map(Vec::as_slice));
-    let outputs: Vec<f32> = if let Some(host) = host {
-        fused::forward(host, &pixels)
-    } else {
-        let images = Tensor::<4>::from_data(
-            TensorData::new(pixels, [images.len(), 1, IMAGE_SIZE, IMAGE_SIZE]),
-            device,
-        );
-        net.forward(images)
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 outputs")
-    };
-    outputs
-        .chunks_exact(NUM_CLASSES)
-        .map(|row| Prediction {
-            class: argmax(row),
-            outputs: row.try_into().expect("ten outputs"),
-        })
-        .collect()
 }
 
 /// A trained network with the configuration it was trained with, on a device: what `eval`,
@@ -228,9 +139,11 @@ pub struct TrainedModel {
     pub evaluation: Option<SavedEvaluation>,
     /// Where the network's shape came from.
     pub source: ConfigSource,
-    /// The weights in [`crate::fused`]'s layout, on the CPU backends (read once: predictions
-    /// then touch no burn tensor).
-    host: Option<HostNet>,
+    /// How its passes are computed (chosen with the backend).
+    compute: Compute,
+    /// The network ready to run by that path (on the CPU backends its weights in the fused
+    /// layout, read once: predictions then touch no burn tensor).
+    runner: Runner,
 }
 
 /// What stands for the shipped model's path (on the page, in messages): it is built into the
@@ -303,18 +216,32 @@ impl TrainedModel {
         Ok(model)
     }
 
-    /// A network already in memory, with its configuration.
+    /// A network already in memory, with its configuration, computed by its backend's path
+    /// ([`backend::compute_for`]).
     pub fn new(config: TrainingConfig, net: LeNet, path: PathBuf, device: &Device) -> Self {
-        let host = backend::has_fused_path(device).then(|| HostNet::from_model(&net));
+        let compute = backend::compute_for(device);
         Self {
+            runner: compute.runner(&net, device),
+            compute,
             config,
             net,
             path,
             device: device.clone(),
             evaluation: None,
             source: ConfigSource::Inferred("built in memory".into()),
-            host,
         }
+    }
+
+    /// The same model computed by `compute` instead (to compare the paths).
+    pub fn with_compute(mut self, compute: Compute) -> Self {
+        self.runner = compute.runner(&self.net, &self.device);
+        self.compute = compute;
+        self
+    }
+
+    /// How its passes are computed.
+    pub fn compute(&self) -> Compute {
+        self.compute
     }
 
     /// An image (MNIST form) as this network was trained to see it: deskewed when its
@@ -335,7 +262,16 @@ impl TrainedModel {
 
     /// Predictions for images already [prepared](Self::prepare).
     pub fn predict_prepared(&self, images: &[Vec<u8>]) -> Vec<Prediction> {
-        predict_with(&self.net, self.host.as_ref(), images, &self.device)
+        let outputs = self
+            .runner
+            .outputs(&scaled_pixels(images.iter().map(Vec::as_slice)));
+        outputs
+            .chunks_exact(NUM_CLASSES)
+            .map(|row| Prediction {
+                class: argmax(row),
+                outputs: row.try_into().expect("ten outputs"),
+            })
+            .collect()
     }
 
     /// Results on the test split of `data`, prepared as the network was trained.
@@ -345,7 +281,25 @@ impl TrainedModel {
         } else {
             data
         };
-        evaluate(&self.net, &data.test, &self.device)
+        self.evaluate_prepared(&data.test)
+    }
+
+    /// Results on every image of `dataset`, whose images are already [prepared](Self::prepare)
+    /// (as a training run's test split is).
+    pub fn evaluate_prepared(&self, dataset: &DigitDataset) -> Result<Evaluation> {
+        let mut result = Evaluation::new();
+        for start in (0..dataset.len()).step_by(EVAL_BATCH_SIZE) {
+            let end = (start + EVAL_BATCH_SIZE).min(dataset.len());
+            let items = dataset
+                .get_many((start..end).collect())
+                .map_err(LenetError::Dataset)?;
+            let outputs = self.runner.outputs(&scaled_pixels(
+                items.iter().map(|item| item.pixels.as_slice()),
+            ));
+            let targets: Vec<usize> = items.iter().map(|item| usize::from(item.label)).collect();
+            result.add(&outputs, &targets);
+        }
+        Ok(result)
     }
 
     /// The network in a line: maps, kernels, subsampling and parameters per layer.

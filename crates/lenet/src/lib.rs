@@ -7,8 +7,9 @@
 //! - [`config`]: everything a run depends on ([`TrainingConfig`], saved as `config.json`) and
 //!   the one definition of every setting ([`TrainingOverrides`], flags and study tables);
 //! - [`train`]: the training loop (burn-train's `Learner`) and its progress;
-//! - [`fused`]: the whole forward and backward pass on the CPU backends, as a few matrix
-//!   products per image (what makes training fast there);
+//! - [`compute`]: how the network's passes are computed ([`Compute`]: burn's composed
+//!   operations, or [`fused`], the whole forward and backward pass on the host as a few matrix
+//!   products per image, what makes the CPU backends fast), chosen once with the backend;
 //! - [`eval`]: a trained model: loading, test error, predictions;
 //! - [`artifacts`]: the files of a run (configuration, checkpoints, model), written crash-safe;
 //! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
@@ -17,6 +18,7 @@
 pub mod artifacts;
 pub mod backend;
 pub mod cli;
+pub mod compute;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod train;
 pub mod weights;
 
 pub use backend::Backend;
+pub use compute::Compute;
 pub use config::{Init, Schedule, TrainingConfig, TrainingOverrides};
 pub use error::{LenetError, Result};
 pub use eval::{ConfigSource, Evaluation, TrainedModel};

@@ -16,7 +16,7 @@ use burn::train::{InferenceStep, TrainStep};
 use lenet::artifacts::StartMode;
 use lenet::data::{DigitBatch, DigitBatcher, MnistSplits};
 use lenet::train::{self, Objective, Progress, RunOptions, TrainingModel};
-use lenet::{LeNet, LeNetConfig, Subsampling, TrainingConfig};
+use lenet::{Compute, LeNet, LeNetConfig, Subsampling, TrainedModel, TrainingConfig};
 
 #[path = "support/mnist_dir.rs"]
 mod support;
@@ -98,11 +98,11 @@ fn assert_same_steps(config: &LeNetConfig, lambda: f64, batch_size: usize) {
     let case = format!("{config:?}, λ = {lambda}, batch {batch_size}");
     let device = Device::flex().autodiff();
     let net = network(config, &device);
-    let model = |fused| TrainingModel {
+    let model = |compute| TrainingModel {
         net: net.clone(),
-        objective: Objective { lambda, fused },
+        objective: Objective { lambda, compute },
     };
-    let (composed, fused) = (model(false), model(true));
+    let (composed, fused) = (model(Compute::Composed), model(Compute::Fused));
     let data = batch(batch_size, 100, &device);
 
     let a = TrainStep::step(&composed, data.clone());
@@ -123,13 +123,13 @@ fn assert_same_steps(config: &LeNetConfig, lambda: f64, batch_size: usize) {
         assert!(diff < 1e-5, "{case}: {name}'s gradient differs by {diff:e}");
     }
 
-    let valid = |fused| TrainingModel {
+    let valid = |compute| TrainingModel {
         net: net.valid(),
-        objective: Objective { lambda, fused },
+        objective: Objective { lambda, compute },
     };
     let data = batch(batch_size, 100, &Device::flex());
-    let a = InferenceStep::step(&valid(false), data.clone());
-    let b = InferenceStep::step(&valid(true), data);
+    let a = InferenceStep::step(&valid(Compute::Composed), data.clone());
+    let b = InferenceStep::step(&valid(Compute::Fused), data);
     let diff = max_diff(&values(a.output), &values(b.output));
     assert!(diff < 1e-5, "{case}: validation outputs differ by {diff:e}");
     let (la, lb) = (values(a.loss)[0], values(b.loss)[0]);
@@ -178,15 +178,19 @@ fn a_training_run_ends_at_the_same_test_error_on_either_path() {
         .with_train_size(Some(30_000))
         .with_test_size(Some(5_000));
     let data = config.prepare_data(mnist().clone()).unwrap();
-    let run = |dir: &Path, fused: bool| {
+    let run = |dir: &Path, compute| {
         let mut options = RunOptions::new(dir);
         options.start = StartMode::Fresh;
         options.progress = Progress::EpochLines;
-        options.fused = fused;
+        options.compute = Some(compute);
         train::train(&config, &data, &Device::flex(), &options).unwrap()
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (composed, fused) = (run(a.path(), false), run(b.path(), true));
+    // Training steps, test passes and the final evaluation each by one path.
+    let (composed, fused) = (
+        run(a.path(), Compute::Composed),
+        run(b.path(), Compute::Fused),
+    );
     let (ea, eb) = (composed.test.error_rate(), fused.test.error_rate());
     assert!(
         (ea - eb).abs() <= 0.1,
@@ -196,4 +200,47 @@ fn a_training_run_ends_at_the_same_test_error_on_either_path() {
     assert!(eb < 30.0, "test error {eb} %");
     let (la, lb) = (composed.epochs[0].train_loss, fused.epochs[0].train_loss);
     assert!((la - lb).abs() < 1e-3, "training loss {la} vs {lb}");
+}
+
+#[test]
+fn a_trained_model_predicts_and_evaluates_the_same_on_either_path() {
+    let config = LeNetConfig::new().with_subsampling(Subsampling::Paper);
+    let device = Device::flex();
+    let net = network(&config, &device);
+    let model = || {
+        TrainedModel::new(
+            TrainingConfig::new(config.clone()),
+            net.clone(),
+            "in memory".into(),
+            &device,
+        )
+    };
+    let fused = model();
+    assert_eq!(fused.compute(), Compute::Fused, "flex's own path");
+    let composed = model().with_compute(Compute::Composed);
+    let images: Vec<Vec<u8>> = (0..33)
+        .map(|i| mnist().test.get(i).unwrap().pixels)
+        .collect();
+    let outputs = |model: &TrainedModel| -> Vec<f32> {
+        model
+            .predict(images.clone())
+            .iter()
+            .flat_map(|p| p.outputs)
+            .collect()
+    };
+    let diff = max_diff(&outputs(&composed), &outputs(&fused));
+    assert!(diff < 1e-5, "predictions differ by {diff:e}");
+    let test = MnistSplits {
+        train: mnist().train.clone(),
+        test: std::sync::Arc::new(burn::data::dataset::InMemDataset::new(
+            (0..1500).map(|i| mnist().test.get(i).unwrap()).collect(),
+        )),
+    };
+    let (a, b) = (
+        composed.evaluate(test.clone()).unwrap(),
+        fused.evaluate(test).unwrap(),
+    );
+    assert_eq!(a.total, 1500);
+    assert_eq!(a.confusion, b.confusion, "the same answer for every image");
+    assert!((a.mse - b.mse).abs() < 1e-6, "{} vs {}", a.mse, b.mse);
 }

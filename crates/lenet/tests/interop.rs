@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use lenet::data::MnistSplits;
 use lenet::weights::{self, Layout, LoadOptions, Names, Precision, SaveOptions, WeightFormat};
-use lenet::{ConfigSource, LeNetConfig, TrainedModel, eval};
+use lenet::{ConfigSource, LeNetConfig, TrainedModel};
 
 #[path = "support/mnist_dir.rs"]
 mod support;
@@ -57,7 +57,8 @@ fn recorded(dir: &str, key: &str) -> Vec<f32> {
 
 /// Our outputs with a loaded model, on the raw images (as the writers computed theirs).
 fn outputs(model: &TrainedModel) -> Vec<f32> {
-    eval::predict(&model.net, first_test_images(20), &model.device)
+    model
+        .predict_prepared(first_test_images(20))
         .iter()
         .flat_map(|p| p.outputs)
         .collect()

@@ -9,7 +9,6 @@ use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use lenet::artifacts::StartMode;
 use lenet::data::{DigitBatch, DigitBatcher, MnistSplits};
-use lenet::eval;
 use lenet::loss;
 use lenet::train::{self, Progress, RunOptions};
 use lenet::weights::{self, WeightFormat};
@@ -78,16 +77,9 @@ fn a_short_run_on_real_mnist_learns_far_better_than_chance() {
     for file in ["config.json", "model.bpk", "checkpoint/model-20.bpk"] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }
-    let TrainedModel {
-        config: saved_config,
-        net: model,
-        ..
-    } = TrainedModel::load(dir.path(), &device).unwrap();
-    assert_eq!(saved_config.model, config.model);
-    assert_eq!(
-        eval::evaluate(&model, &data.test, &device).unwrap(),
-        outcome.test
-    );
+    let saved = TrainedModel::load(dir.path(), &device).unwrap();
+    assert_eq!(saved.config.model, config.model);
+    assert_eq!(saved.evaluate_prepared(&data.test).unwrap(), outcome.test);
 
     // A second fresh run into the same folder is refused: nothing saved is lost.
     let again = train::train(
@@ -486,8 +478,11 @@ fn weights_of_another_shape_or_corrupt_files_are_refused_by_name() {
 #[test]
 fn another_burn_app_loads_a_trainer_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, model) = trained_model(dir.path());
-    let expected = eval::evaluate(&model, &mnist().test, &Device::flex()).unwrap();
+    trained_model(dir.path());
+    let expected = TrainedModel::load(dir.path(), &Device::flex())
+        .unwrap()
+        .evaluate_prepared(&mnist().test)
+        .unwrap();
 
     // Examples are built by `cargo test` beside the test binaries' folder.
     let exe = std::env::current_exe().unwrap();
@@ -556,7 +551,14 @@ fn weights_trained_in_pytorch_give_pytorchs_predictions() {
         let images: Vec<Vec<u8>> = (0..100)
             .map(|i| mnist().test.get(i).unwrap().pixels)
             .collect();
-        let fused: Vec<f32> = eval::predict(&model, &images, &device)
+        let loaded = TrainedModel::new(
+            TrainingConfig::default(),
+            model.clone(),
+            "lenet_pytorch.pt".into(),
+            &device,
+        );
+        let fused: Vec<f32> = loaded
+            .predict(images)
             .iter()
             .flat_map(|p| p.outputs)
             .collect();

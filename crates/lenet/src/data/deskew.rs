@@ -10,7 +10,7 @@ use crate::mnist::IMAGE_SIZE;
 /// The slant of a digit: how far (in pixels) its ink moves right per pixel downwards,
 /// `μ11 / μ02` of the grey levels. `0` for an empty or single-row image.
 pub fn skew(pixels: &[u8]) -> f64 {
-    let (mass, cx, cy) = centre_of_mass(pixels);
+    let (mass, cx, cy) = centre_of_mass(pixels, IMAGE_SIZE);
     if mass == 0.0 {
         return 0.0;
     }
@@ -23,14 +23,15 @@ pub fn skew(pixels: &[u8]) -> f64 {
     if mu02 == 0.0 { 0.0 } else { mu11 / mu02 }
 }
 
-/// Total grey mass and its centre `(x, y)`.
-fn centre_of_mass(pixels: &[u8]) -> (f64, f64, f64) {
+/// Total grey mass of a row-major image `width` pixels wide, and its centre `(x, y)` in pixel
+/// indices (`(0, 0, 0)` for a black image).
+pub(crate) fn centre_of_mass(pixels: &[u8], width: usize) -> (f64, f64, f64) {
     let (mut mass, mut sx, mut sy) = (0.0, 0.0, 0.0);
     for (i, &p) in pixels.iter().enumerate() {
         let p = f64::from(p);
         mass += p;
-        sx += p * (i % IMAGE_SIZE) as f64;
-        sy += p * (i / IMAGE_SIZE) as f64;
+        sx += p * (i % width) as f64;
+        sy += p * (i / width) as f64;
     }
     if mass == 0.0 {
         (0.0, 0.0, 0.0)
@@ -43,7 +44,7 @@ fn centre_of_mass(pixels: &[u8]) -> (f64, f64, f64) {
 /// left by `skew · (y − ȳ)` pixels (linear interpolation; ink shifted out of the frame is lost).
 pub fn deskew(pixels: &[u8]) -> Vec<u8> {
     let alpha = skew(pixels);
-    let (_, _, cy) = centre_of_mass(pixels);
+    let (_, _, cy) = centre_of_mass(pixels, IMAGE_SIZE);
     let mut out = vec![0u8; pixels.len()];
     for y in 0..IMAGE_SIZE {
         let row = &pixels[y * IMAGE_SIZE..(y + 1) * IMAGE_SIZE];
@@ -90,8 +91,8 @@ mod tests {
         let straight = deskew(&slanted);
         assert!(skew(&straight).abs() < 0.05, "skew {}", skew(&straight));
         // Ink is kept (up to interpolation), and the centre of mass stays put.
-        let (m0, cx0, cy0) = centre_of_mass(&slanted);
-        let (m1, cx1, cy1) = centre_of_mass(&straight);
+        let (m0, cx0, cy0) = centre_of_mass(&slanted, IMAGE_SIZE);
+        let (m1, cx1, cy1) = centre_of_mass(&straight, IMAGE_SIZE);
         assert!((m1 / m0 - 1.0).abs() < 0.05, "mass {m0} -> {m1}");
         assert!((cx1 - cx0).abs() < 0.5 && (cy1 - cy0).abs() < 0.5);
     }

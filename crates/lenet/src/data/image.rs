@@ -8,6 +8,7 @@ use std::path::Path;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, Luma};
 
+use super::deskew;
 use crate::error::{LenetError, Result};
 use crate::mnist::IMAGE_SIZE;
 
@@ -258,19 +259,16 @@ pub fn to_mnist(grey: &GrayImage) -> GrayImage {
     canvas
 }
 
+/// The centre of mass in continuous coordinates (a pixel's centre at `+0.5`); the image's
+/// centre for a black one.
 fn centre_of_mass(image: &GrayImage) -> (f64, f64) {
-    let (mut sum, mut sx, mut sy) = (0.0, 0.0, 0.0);
-    for (x, y, Luma([v])) in image.enumerate_pixels() {
-        let v = f64::from(*v);
-        sum += v;
-        sx += v * (f64::from(x) + 0.5);
-        sy += v * (f64::from(y) + 0.5);
+    let (w, h) = image.dimensions();
+    let (mass, x, y) = deskew::centre_of_mass(image.as_raw(), w as usize);
+    if mass == 0.0 {
+        (f64::from(w) / 2.0, f64::from(h) / 2.0)
+    } else {
+        (x + 0.5, y + 0.5)
     }
-    if sum == 0.0 {
-        let (w, h) = image.dimensions();
-        return (f64::from(w) / 2.0, f64::from(h) / 2.0);
-    }
-    (sx / sum, sy / sum)
 }
 
 fn border_mean(image: &GrayImage) -> f64 {

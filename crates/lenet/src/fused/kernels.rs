@@ -22,6 +22,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use crate::loss;
 pub use crate::mnist::PIXELS;
 use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
 
@@ -584,12 +585,11 @@ impl pulp::WithSimd for TrainImages<'_> {
             .zip(self.targets)
         {
             self.scratch.forward(self.net, image, out);
+            loss += loss::half_squared_error(out, target);
             // E = 1/batch Σ ½‖t − y‖²; y = sigmoid(z), so dE/dz = (y − t)·y·(1 − y)/batch.
             for (class, (d, &y)) in d_out.iter_mut().zip(out.iter()).enumerate() {
                 let t = if class == target { 1.0 } else { 0.0 };
-                let diff = y - t;
-                loss += f64::from(0.5 * diff * diff);
-                *d = diff * scale * y * (1.0 - y);
+                *d = (y - t) * scale * y * (1.0 - y);
             }
             self.scratch.backward(self.net, &d_out, &mut grads);
         }

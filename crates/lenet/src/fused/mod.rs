@@ -20,6 +20,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rayon::prelude::*;
 
+use crate::loss;
 use crate::mnist::NUM_CLASSES;
 use crate::model::{LeNet, LeNetConfig, Subsampling};
 use kernels::{Dims, HostNet, PIXELS, Scratch};
@@ -256,12 +257,7 @@ pub fn objective(net: &HostNet, outputs: &[f32], targets: &[usize], lambda: f64)
     let squared: f64 = outputs
         .chunks_exact(NUM_CLASSES)
         .zip(targets)
-        .flat_map(|(row, &target)| {
-            row.iter().enumerate().map(move |(class, &y)| {
-                let diff = f64::from(y) - if class == target { 1.0 } else { 0.0 };
-                0.5 * diff * diff
-            })
-        })
+        .map(|(row, &target)| loss::half_squared_error(row, target))
         .sum();
     let data = squared / targets.len().max(1) as f64;
     if lambda == 0.0 {

@@ -17,12 +17,13 @@ use super::progress::Progress;
 use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
 use super::step::{Objective, TrainingModel};
 use crate::artifacts::{self, CONFIG_FILE, MODEL_FILE, SavedEvaluation, StartMode};
-use crate::backend;
+use crate::backend::{self, Backend};
+use crate::compute::Compute;
 use crate::config::{Schedule, TrainingConfig};
 use crate::data::augment::Augment;
 use crate::data::{DigitBatcher, DigitItem, MnistSplits};
 use crate::error::{LenetError, Result};
-use crate::eval::{self, EVAL_BATCH_SIZE, Evaluation};
+use crate::eval::{EVAL_BATCH_SIZE, Evaluation, TrainedModel};
 use crate::metric::ErrorRateMetric;
 use crate::model::LeNet;
 use crate::weights;
@@ -38,9 +39,9 @@ pub struct RunOptions {
     pub progress: Progress,
     /// Stops training when asked (Ctrl-C handlers hold a clone).
     pub interrupter: Interrupter,
-    /// Compute steps with [`crate::fused`] on the CPU backends (the default); `false` runs
-    /// burn's composed operations everywhere, to compare.
-    pub fused: bool,
+    /// How steps, the test passes and the final evaluation are computed: `None` (the default)
+    /// for the backend's own path ([`backend::compute_for`]); another to compare the paths.
+    pub compute: Option<Compute>,
 }
 
 impl RunOptions {
@@ -52,7 +53,7 @@ impl RunOptions {
             start: StartMode::Fresh,
             progress: Progress::for_stdout(),
             interrupter: Interrupter::new(),
-            fused: true,
+            compute: None,
         }
     }
 }
@@ -162,9 +163,12 @@ pub fn train(
     if let Some(epoch) = resumed_after {
         training = training.checkpoint(epoch);
     }
+    let compute = options
+        .compute
+        .unwrap_or_else(|| backend::compute_for(device));
     let objective = Objective {
         lambda: config.lambda,
-        fused: options.fused && backend::has_fused_path(device),
+        compute,
     };
     let momentum = (config.momentum() > 0.0).then(|| {
         MomentumConfig::new()
@@ -200,7 +204,9 @@ pub fn train(
         .unwrap_or(0);
     let interrupted = result.interrupted.is_some() || last_epoch < config.epochs;
     let model = result.model.net;
-    let test = eval::evaluate(&model, &data.test, device)?;
+    let test = TrainedModel::new(config.clone(), model.clone(), dir.join(MODEL_FILE), device)
+        .with_compute(compute)
+        .evaluate_prepared(&data.test)?;
     if !interrupted {
         if let Some(resumed) = resumed_after {
             // burn-train's checkpointing strategy only deletes the epochs it saw: the ones
@@ -213,10 +219,9 @@ pub fn train(
             test_mse: test.mse,
             test_images: test.total,
             epochs: config.epochs,
-            adapter: if backend::has_fused_path(device) {
-                None
-            } else {
-                backend::wgpu_adapter()
+            adapter: match Backend::of(device) {
+                Some(Backend::Wgpu) => backend::wgpu_adapter(),
+                _ => None,
             },
         }
         .save(dir)?;
@@ -260,7 +265,7 @@ pub fn check_checkpoint(
         net: config.model.init(device),
         objective: Objective {
             lambda: config.lambda,
-            fused: backend::has_fused_path(device),
+            compute: backend::compute_for(device),
         },
     };
     artifacts::check_restorable(dir, epoch, model)
