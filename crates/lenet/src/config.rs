@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::CONFIG_FILE;
+use crate::artifacts::RunFolder;
 use crate::data::MnistSplits;
 use crate::data::augment::Augment;
 use crate::error::{self, LenetError};
@@ -227,9 +227,9 @@ impl TrainingConfig {
         })
     }
 
-    /// Loads the configuration saved in an artifact folder.
+    /// Loads the configuration saved in a run folder.
     pub fn load_from(artifact_dir: &Path) -> error::Result<Self> {
-        let path = artifact_dir.join(CONFIG_FILE);
+        let path = RunFolder::new(artifact_dir).config_file();
         Self::load(&path).map_err(|source| LenetError::Config { path, source })
     }
 }

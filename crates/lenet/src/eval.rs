@@ -11,7 +11,7 @@ use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::artifacts::{self, CONFIG_FILE, SavedEvaluation};
+use crate::artifacts::{RunFolder, SavedEvaluation};
 use crate::backend;
 use crate::compute::{Compute, Runner};
 use crate::config::TrainingConfig;
@@ -160,7 +160,7 @@ pub enum ConfigSource {
 }
 
 impl TrainedModel {
-    /// Loads a model (see [`crate::artifacts::model_path`] for the forms `path` takes: a file
+    /// Loads a model (see [`RunFolder::resolve_model`] for the forms `path` takes: a file
     /// in any format [`crate::weights`] reads, a run's folder, `FOLDER@EPOCH`), rebuilding the
     /// network from the `config.json` of its run, or, for another program's model (no
     /// `config.json`, or one that is not this project's), from the shapes of its tensors.
@@ -170,14 +170,14 @@ impl TrainedModel {
 
     /// [`Self::load`] with renaming rules for the file's tensors.
     pub fn load_with(path: &Path, device: &Device, options: &LoadOptions) -> Result<Self> {
-        let path = artifacts::model_path(path)?;
-        let folder = artifacts::folder_of(&path);
-        let (config, source) = match saved_config(folder)? {
-            Some(config) => (config, ConfigSource::Saved(folder.join(CONFIG_FILE))),
+        let path = RunFolder::resolve_model(path)?;
+        let folder = RunFolder::of_model(&path);
+        let (config, source) = match saved_config(&folder)? {
+            Some(config) => (config, ConfigSource::Saved(folder.config_file())),
             None => {
                 let file = WeightFile::read(&path)?.renamed(&options.names);
                 let model = file.infer_config()?;
-                let reason = if folder.join(CONFIG_FILE).is_file() {
+                let reason = if folder.config_file().is_file() {
                     "the config.json beside it is not lenet-burn's"
                 } else {
                     "no config.json beside it"
@@ -192,7 +192,7 @@ impl TrainedModel {
         let (net, _) = weights::load_with(config.model.init(device), &path, options)?;
         let mut model = Self::new(config, net, path.clone(), device);
         if matches!(source, ConfigSource::Saved(_)) {
-            model.evaluation = SavedEvaluation::load(folder)?;
+            model.evaluation = folder.load_evaluation()?;
         }
         model.source = source;
         Ok(model)
@@ -311,8 +311,8 @@ impl TrainedModel {
 /// The `config.json` of this project's run in `folder`: `None` when there is none or when it is
 /// another program's (valid JSON without our `model` section); an error when it is ours but
 /// broken.
-fn saved_config(folder: &Path) -> Result<Option<TrainingConfig>> {
-    let path = folder.join(CONFIG_FILE);
+fn saved_config(folder: &RunFolder) -> Result<Option<TrainingConfig>> {
+    let path = folder.config_file();
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
@@ -320,7 +320,7 @@ fn saved_config(folder: &Path) -> Result<Option<TrainingConfig>> {
         .map(|json| json.get("model").is_some_and(|m| m.get("c1").is_some()));
     match ours {
         Ok(false) => Ok(None),
-        _ => TrainingConfig::load_from(folder).map(Some),
+        _ => TrainingConfig::load_from(folder.path()).map(Some),
     }
 }
 

@@ -277,7 +277,10 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
         message.contains("checkpoint of epoch 1 is kept"),
         "{message}"
     );
-    assert_eq!(lenet::artifacts::last_checkpoint(dir.path()), Some(1));
+    assert_eq!(
+        lenet::artifacts::RunFolder::new(dir.path()).last_checkpoint(),
+        Some(1)
+    );
     train::check_checkpoint(dir.path(), 1, &good, &device).unwrap();
     let model = std::fs::read(dir.path().join("model.bpk")).unwrap();
     assert!(

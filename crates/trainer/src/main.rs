@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use burn::train::Interrupter;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use lenet::artifacts::{self, StartMode};
+use lenet::artifacts::{self, RunFolder, StartMode};
 use lenet::cli::{BackendArg, DataArg, ModelArg};
 use lenet::data::{MnistSplits, image};
 use lenet::train::RunOptions;
@@ -162,7 +162,7 @@ impl TrainArgs {
         if !self.resume {
             return Ok(self.settings.config()?);
         }
-        if !self.artifact_dir.join(artifacts::CONFIG_FILE).is_file() {
+        if !RunFolder::new(&self.artifact_dir).config_file().is_file() {
             anyhow::bail!(
                 "--resume: {} holds no run to resume (no {})",
                 self.artifact_dir.display(),
@@ -251,7 +251,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         Err(payload) if killed_from_the_dashboard(payload.as_ref()) => {
             eprintln!(
                 "stopped from the dashboard: {}; continue with --resume",
-                artifacts::describe_kept(&args.artifact_dir)
+                RunFolder::new(&args.artifact_dir).describe_kept()
             );
             return Ok(Outcome::Interrupted);
         }
@@ -270,7 +270,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         println!(
             "interrupted before epoch {} ended: {}; continue with --resume (test error at the stop: {:.2}%)",
             config.epochs,
-            artifacts::describe_kept(&args.artifact_dir),
+            RunFolder::new(&args.artifact_dir).describe_kept(),
             outcome.test.error_rate()
         );
         return Ok(Outcome::Interrupted);
@@ -281,7 +281,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         outcome.test.errors,
         outcome.test.total,
         outcome.test.mse,
-        args.artifact_dir.join(artifacts::MODEL_FILE).display()
+        RunFolder::new(&args.artifact_dir).model_file().display()
     );
     Ok(Outcome::Finished)
 }

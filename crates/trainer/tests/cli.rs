@@ -186,7 +186,10 @@ fn wait_for_epoch_1(lines: &Receiver<String>, artifacts: &Path) {
             Err(RecvTimeoutError::Disconnected) => panic!("the run ended early: {seen:?}"),
         }
     }
-    while lenet::artifacts::last_checkpoint(artifacts).is_none() {
+    while lenet::artifacts::RunFolder::new(artifacts)
+        .last_checkpoint()
+        .is_none()
+    {
         assert!(Instant::now() < deadline, "no checkpoint after 120 s");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -194,7 +197,9 @@ fn wait_for_epoch_1(lines: &Receiver<String>, artifacts: &Path) {
 
 /// Every checkpoint file present is complete and loads.
 fn assert_only_complete_files(artifacts: &Path) {
-    let last = lenet::artifacts::last_checkpoint(artifacts).expect("a complete checkpoint");
+    let last = lenet::artifacts::RunFolder::new(artifacts)
+        .last_checkpoint()
+        .expect("a complete checkpoint");
     let config = lenet::TrainingConfig::load_from(artifacts).unwrap();
     lenet::train::check_checkpoint(artifacts, last, &config, &burn::prelude::Device::flex())
         .unwrap();
@@ -266,7 +271,9 @@ fn stop_with_signal_and_resume(signal: &str) {
     assert_only_complete_files(&artifacts);
 
     // Resume with fewer epochs in all, so that the test does not wait for 60.
-    let stopped_after = lenet::artifacts::last_checkpoint(&artifacts).unwrap();
+    let stopped_after = lenet::artifacts::RunFolder::new(&artifacts)
+        .last_checkpoint()
+        .unwrap();
     let total = (stopped_after + 2).to_string();
     let resumed = resume_to_the_end(&artifacts, &total);
     assert!(
@@ -294,7 +301,9 @@ fn kill_9_mid_epoch_leaves_no_half_written_file_and_resume_continues() {
     );
     assert_only_complete_files(&artifacts);
 
-    let stopped_after = lenet::artifacts::last_checkpoint(&artifacts).unwrap();
+    let stopped_after = lenet::artifacts::RunFolder::new(&artifacts)
+        .last_checkpoint()
+        .unwrap();
     let resumed = resume_to_the_end(&artifacts, &(stopped_after + 1).to_string());
     assert!(resumed.contains("resumed after epoch"), "{resumed}");
     let leftovers: Vec<_> = std::fs::read_dir(artifacts.join("checkpoint"))

@@ -16,7 +16,7 @@ use super::loader::EpochShuffledLoader;
 use super::progress::Progress;
 use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
 use super::step::{Objective, TrainingModel};
-use crate::artifacts::{self, CONFIG_FILE, MODEL_FILE, SavedEvaluation, StartMode};
+use crate::artifacts::{RunFolder, SavedEvaluation, StartMode, write_atomically};
 use crate::backend::{self, Backend};
 use crate::compute::Compute;
 use crate::config::{Schedule, TrainingConfig};
@@ -98,11 +98,12 @@ pub fn train(
     // 1. Configuration and artifact folder.
     config.validate_for(data)?;
     let dir = &options.artifact_dir;
-    let resumed_after = artifacts::prepare(dir, options.start)?;
+    let run = RunFolder::new(dir);
+    let resumed_after = run.prepare(options.start)?;
     match resumed_after {
         None => {
-            let path = dir.join(CONFIG_FILE);
-            artifacts::write_atomically(&path, |tmp| config.save(tmp))
+            let path = run.config_file();
+            write_atomically(&path, |tmp| config.save(tmp))
                 .map_err(|e| LenetError::io(&path, e))?;
         }
         Some(epoch) => check_checkpoint(dir, epoch, config, device)?,
@@ -150,8 +151,7 @@ pub fn train(
         config.epochs,
         data.train.len(),
     );
-    let (model_checkpoints, optim_checkpoints, scheduler_checkpoints) =
-        artifacts::checkpointers(dir);
+    let [model_checkpoints, optim_checkpoints, scheduler_checkpoints] = run.checkpointers();
     let mut training = SupervisedTraining::new(dir, Arc::new(loader_train), loader_test)
         .metrics((LossMetric::new(), ErrorRateMetric::new()))
         .with_metric_logger(recorder)
@@ -192,7 +192,7 @@ pub fn train(
             epoch: divergence.epoch,
             batch: divergence.batch,
             loss: divergence.loss,
-            kept: artifacts::describe_kept(dir),
+            kept: run.describe_kept(),
         });
     }
     // burn's dashboard resets the interrupter when training ends, so also count the epochs.
@@ -204,17 +204,17 @@ pub fn train(
         .unwrap_or(0);
     let interrupted = result.interrupted.is_some() || last_epoch < config.epochs;
     let model = result.model.net;
-    let test = TrainedModel::new(config.clone(), model.clone(), dir.join(MODEL_FILE), device)
+    let test = TrainedModel::new(config.clone(), model.clone(), run.model_file(), device)
         .with_compute(compute)
         .evaluate_prepared(&data.test)?;
     if !interrupted {
         if let Some(resumed) = resumed_after {
             // burn-train's checkpointing strategy only deletes the epochs it saw: the ones
             // from before the resume would stay forever.
-            artifacts::remove_stale_checkpoints(dir, resumed, last_epoch)?;
+            run.remove_stale_checkpoints(resumed, last_epoch)?;
         }
-        artifacts::save_network(&model, &dir.join(MODEL_FILE))?;
-        SavedEvaluation {
+        run.save_network(&model)?;
+        run.save_evaluation(&SavedEvaluation {
             test_error: test.error_rate(),
             test_mse: test.mse,
             test_images: test.total,
@@ -223,8 +223,7 @@ pub fn train(
                 Some(Backend::Wgpu) => backend::wgpu_adapter(),
                 _ => None,
             },
-        }
-        .save(dir)?;
+        })?;
     }
     Ok(TrainingOutcome {
         model,
@@ -268,5 +267,5 @@ pub fn check_checkpoint(
             compute: backend::compute_for(device),
         },
     };
-    artifacts::check_restorable(dir, epoch, model)
+    RunFolder::new(dir).check_restorable(epoch, model)
 }

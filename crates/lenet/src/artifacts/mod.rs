@@ -1,0 +1,430 @@
+//! The files of a training run, in one folder ([`RunFolder`]): `config.json` (the full
+//! [`TrainingConfig`](crate::TrainingConfig)), `checkpoint/{model,optim,scheduler}-N.bpk`
+//! after every epoch (with CRC-32 sidecars), `model.bpk` and `evaluation.json` at the end.
+//!
+//! - [`atomic`][]: how every file is written: to a temporary sibling, flushed, renamed into
+//!   place, the folder flushed, so a run killed at any moment (even `kill -9`, even a power
+//!   cut) leaves only complete files behind;
+//! - [`checkpoint`][]: the checkpoints' names, checksums and the checkpointer burn-train calls;
+//! - [`evaluation`][]: `evaluation.json`.
+
+pub mod atomic;
+pub mod checkpoint;
+pub mod evaluation;
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::OptimizerRecord;
+use burn::optim::lr_scheduler::LrSchedulerRecord;
+use burn::store::ModuleRecord;
+
+pub use atomic::write_atomically;
+pub use checkpoint::{AtomicFileCheckpointer, Kind};
+pub use evaluation::SavedEvaluation;
+
+use crate::error::{LenetError, Result};
+
+/// The saved training configuration inside a run folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// The final model inside a run folder.
+pub const MODEL_FILE: &str = "model.bpk";
+/// The per-epoch checkpoints inside a run folder.
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+/// The final model's results on the test split, written beside it at the end of training.
+pub const EVALUATION_FILE: &str = "evaluation.json";
+/// What burn-train's file loggers wrote into run folders before this project replaced them,
+/// and the evaluation; an overwritten run loses them too.
+const OLD_LOGS: [&str; 4] = ["train", "valid", "experiment.log", EVALUATION_FILE];
+
+/// How a run treats its folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    /// A new run in an empty (or new) folder.
+    Fresh,
+    /// A new run that first deletes a previous run's results in the folder.
+    Overwrite,
+    /// Continue the run in the folder from its last complete checkpoint.
+    Resume,
+}
+
+/// A training run's folder: names, finds and parses its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFolder {
+    dir: PathBuf,
+}
+
+impl RunFolder {
+    /// The run folder `dir` (nothing is read or created yet).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The run folder a model file belongs to: its folder, or for a checkpoint the folder
+    /// above `checkpoint/`.
+    pub fn of_model(model: &Path) -> Self {
+        if model.is_dir() {
+            return Self::new(model);
+        }
+        let folder = model.parent().unwrap_or(Path::new("."));
+        match (folder.file_name(), folder.parent()) {
+            (Some(name), Some(run)) if name == CHECKPOINT_DIR => Self::new(run),
+            _ => Self::new(folder),
+        }
+    }
+
+    /// The folder itself.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `config.json`.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    /// `model.bpk`, the model at the end of the run.
+    pub fn model_file(&self) -> PathBuf {
+        self.dir.join(MODEL_FILE)
+    }
+
+    /// `evaluation.json`.
+    pub fn evaluation_file(&self) -> PathBuf {
+        self.dir.join(EVALUATION_FILE)
+    }
+
+    /// `checkpoint/`.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.dir.join(CHECKPOINT_DIR)
+    }
+
+    /// The checkpoint of `kind` of `epoch` as burn 0.22 writes it (`checkpoint/model-3.bpk`).
+    pub fn checkpoint_file(&self, kind: Kind, epoch: usize) -> PathBuf {
+        self.checkpoint_dir()
+            .join(checkpoint::file_name(kind, epoch, checkpoint::EXTENSION))
+    }
+
+    /// Every checkpoint file in the folder: kind, epoch, path.
+    fn checkpoints(&self) -> Vec<(Kind, usize, PathBuf)> {
+        let dir = self.checkpoint_dir();
+        let mut found: Vec<_> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let (kind, epoch, _) = checkpoint::parse(&name)?;
+                Some((kind, epoch, dir.join(&name)))
+            })
+            .collect();
+        found.sort_by_key(|(_, epoch, _)| *epoch);
+        found
+    }
+
+    /// Whether epoch `epoch`'s model, optimizer and scheduler checkpoints all exist (as
+    /// burn 0.22 writes them) and agree with their checksums.
+    fn is_complete(&self, epoch: usize) -> bool {
+        Kind::ALL.into_iter().all(|kind| {
+            let path = self.checkpoint_file(kind, epoch);
+            path.is_file() && checkpoint::verify(&path).is_ok()
+        })
+    }
+
+    /// The last epoch a run can resume from: whose three checkpoints all exist and agree with
+    /// their checksums. A half-written or corrupted checkpoint is never chosen.
+    pub fn last_checkpoint(&self) -> Option<usize> {
+        self.checkpoints()
+            .into_iter()
+            .filter(|(kind, _, path)| {
+                *kind == Kind::Model && path.extension().is_some_and(|e| e == "bpk")
+            })
+            .map(|(_, epoch, _)| epoch)
+            .rev()
+            .find(|&epoch| self.is_complete(epoch))
+    }
+
+    /// Epoch `epoch`'s model checkpoint in any format burn wrote (`.bpk`, `.mpk`, `.mpk.gz`).
+    fn model_checkpoint(&self, epoch: usize) -> Option<PathBuf> {
+        self.checkpoints()
+            .into_iter()
+            .find(|(kind, e, _)| *kind == Kind::Model && *e == epoch)
+            .map(|(_, _, path)| path)
+    }
+
+    /// The model this folder holds: `model.bpk`, or without one the latest model checkpoint
+    /// that agrees with its checksum (as burn-train apps leave their folders).
+    pub fn latest_model(&self) -> Result<PathBuf> {
+        if self.model_file().is_file() {
+            return Ok(self.model_file());
+        }
+        self.checkpoints()
+            .into_iter()
+            .rev()
+            .find(|(kind, _, path)| *kind == Kind::Model && checkpoint::verify(path).is_ok())
+            .map(|(_, _, path)| path)
+            .ok_or_else(|| LenetError::Artifact {
+                path: self.dir.clone(),
+                reason: format!("holds neither {MODEL_FILE} nor checkpoint/model-N.* files"),
+            })
+    }
+
+    /// The model file a `--model` argument names: a file; a run's folder
+    /// ([`Self::latest_model`]); or `FOLDER@N`, epoch `N`'s checkpoint.
+    pub fn resolve_model(arg: &Path) -> Result<PathBuf> {
+        let text = arg.to_string_lossy();
+        if let Some((folder, epoch)) = text.rsplit_once('@')
+            && let Ok(epoch) = epoch.parse::<usize>()
+            && Path::new(folder).is_dir()
+        {
+            let run = Self::new(folder);
+            return run
+                .model_checkpoint(epoch)
+                .ok_or_else(|| LenetError::Artifact {
+                    path: run.checkpoint_dir(),
+                    reason: format!(
+                        "no model checkpoint of epoch {epoch} (model-{epoch}.bpk, .mpk or .mpk.gz)"
+                    ),
+                });
+        }
+        if arg.is_dir() {
+            Self::new(arg).latest_model()
+        } else {
+            Ok(arg.to_path_buf())
+        }
+    }
+
+    /// Prepares the folder for a run started as `start`; returns the epoch to resume after.
+    ///
+    /// A fresh run refuses a folder holding a previous run; an overwriting one deletes that
+    /// run's files first; a resumed one removes partial files and finds the last complete
+    /// checkpoint.
+    pub fn prepare(&self, start: StartMode) -> Result<Option<usize>> {
+        let previous: Vec<PathBuf> = [self.config_file(), self.model_file(), self.checkpoint_dir()]
+            .into_iter()
+            .filter(|path| path.exists())
+            .collect();
+        match start {
+            StartMode::Resume => {
+                self.remove_partial_files()?;
+                let epoch = self.last_checkpoint().ok_or_else(|| LenetError::Artifact {
+                    path: self.checkpoint_dir(),
+                    reason: "no complete checkpoint to resume from".into(),
+                })?;
+                return Ok(Some(epoch));
+            }
+            StartMode::Fresh if !previous.is_empty() => {
+                return Err(LenetError::Artifact {
+                    path: self.dir.clone(),
+                    reason: "holds a previous run (config.json, model.bpk or checkpoint/); \
+                             pass --resume to continue it, --overwrite to replace it, \
+                             or choose another --artifact-dir"
+                        .into(),
+                });
+            }
+            StartMode::Fresh => {}
+            StartMode::Overwrite => {
+                let old_logs = OLD_LOGS.iter().map(|name| self.dir.join(name));
+                for path in previous.into_iter().chain(old_logs) {
+                    let removed = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else if path.exists() {
+                        std::fs::remove_file(&path)
+                    } else {
+                        Ok(())
+                    };
+                    removed.map_err(|e| LenetError::io(&path, e))?;
+                }
+            }
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| LenetError::io(&self.dir, e))?;
+        Ok(None)
+    }
+
+    /// Deletes the temporary files a killed run may have left (`*.tmp` in the run and
+    /// checkpoint folders); complete files are never touched.
+    pub fn remove_partial_files(&self) -> Result<()> {
+        for dir in [self.dir.clone(), self.checkpoint_dir()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|ext| ext == "tmp") {
+                    std::fs::remove_file(&path).map_err(|e| LenetError::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The model, optimizer and scheduler checkpointers burn-train writes through.
+    pub fn checkpointers(&self) -> [AtomicFileCheckpointer; 3] {
+        Kind::ALL.map(|kind| AtomicFileCheckpointer::new(&self.checkpoint_dir(), kind))
+    }
+
+    /// After a run resumed from epoch `resumed` and completed at `last`: removes the
+    /// checkpoints (and their checksums) of epochs up to `resumed` that are not among the last
+    /// two, which burn-train's checkpointing strategy (the last two and the best since the
+    /// resume) never saw and so never deletes.
+    pub fn remove_stale_checkpoints(&self, resumed: usize, last: usize) -> Result<()> {
+        let checkpointers = self.checkpointers();
+        for epoch in 1..=resumed.min(last.saturating_sub(2)) {
+            for checkpointer in &checkpointers {
+                checkpointer
+                    .remove(epoch)
+                    .map_err(|e| LenetError::io(self.checkpoint_dir(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Says which checkpoint a stopped run leaves to resume from.
+    pub fn describe_kept(&self) -> String {
+        match self.last_checkpoint() {
+            Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
+            None => "no epoch completed, so there is no checkpoint".into(),
+        }
+    }
+
+    /// Checks that epoch `epoch`'s checkpoints can be restored into `module` (the learner's
+    /// model, built from `config.json`), so that a resume fails with a clear error instead of
+    /// a panic inside burn-train.
+    pub fn check_restorable<M: Module>(&self, epoch: usize, module: M) -> Result<()> {
+        let unreadable = |path: PathBuf| {
+            move |source| LenetError::Record {
+                path,
+                what: "not a readable checkpoint",
+                source,
+            }
+        };
+        let model_path = self.checkpoint_file(Kind::Model, epoch);
+        let record = ModuleRecord::load(&model_path).map_err(unreadable(model_path.clone()))?;
+        module
+            .try_load_record(record)
+            .map_err(|source| LenetError::Record {
+                path: model_path,
+                what: "does not fit the network in config.json",
+                source,
+            })?;
+        let optim_path = self.checkpoint_file(Kind::Optim, epoch);
+        OptimizerRecord::load(optim_path.clone()).map_err(unreadable(optim_path))?;
+        let scheduler_path = self.checkpoint_file(Kind::Scheduler, epoch);
+        LrSchedulerRecord::load(scheduler_path.clone()).map_err(unreadable(scheduler_path))?;
+        Ok(())
+    }
+
+    /// Writes the trained network as `model.bpk` with its checksum
+    /// ([`crate::weights::save`]), crash-safe.
+    pub fn save_network(&self, net: &crate::model::LeNet) -> Result<()> {
+        let path = self.model_file();
+        write_atomically(&path, |tmp| {
+            crate::weights::save(net, tmp, crate::weights::WeightFormat::Burnpack)
+        })
+        .map_err(|e| LenetError::io(&path, e))
+    }
+
+    /// Writes `evaluation.json`, crash-safe.
+    pub fn save_evaluation(&self, evaluation: &SavedEvaluation) -> Result<()> {
+        evaluation.save(&self.evaluation_file())
+    }
+
+    /// Reads `evaluation.json`, if there is one.
+    pub fn load_evaluation(&self) -> Result<Option<SavedEvaluation>> {
+        SavedEvaluation::load(&self.evaluation_file())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    /// Writes epoch `epoch`'s three checkpoints through the checkpointers' own checksum files.
+    fn complete_epoch(run: &RunFolder, epoch: usize) {
+        for kind in Kind::ALL {
+            let path = run.checkpoint_file(kind, epoch);
+            touch(&path);
+            let crc = format!("{:08x}", crc32fast::hash(b"x"));
+            std::fs::write(checkpoint::checksum_file(&path), crc).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_resume_removes_partial_files_and_finds_the_last_complete_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunFolder::new(dir.path());
+        complete_epoch(&run, 1);
+        complete_epoch(&run, 2);
+        // Epoch 3 was being written when the run was killed: one file done, one half-written.
+        touch(&run.checkpoint_file(Kind::Model, 3));
+        touch(&atomic::temporary_sibling(
+            &run.checkpoint_file(Kind::Optim, 3),
+        ));
+        touch(&atomic::temporary_sibling(&run.model_file()));
+        touch(&run.config_file());
+
+        assert_eq!(run.last_checkpoint(), Some(2));
+        assert_eq!(run.prepare(StartMode::Resume).unwrap(), Some(2));
+        assert!(!atomic::temporary_sibling(&run.checkpoint_file(Kind::Optim, 3)).exists());
+        assert!(!atomic::temporary_sibling(&run.model_file()).exists());
+        // Complete files are never touched.
+        assert!(run.checkpoint_file(Kind::Model, 3).exists() && run.config_file().exists());
+        assert!(run.describe_kept().contains("epoch 2"));
+    }
+
+    #[test]
+    fn a_half_written_checkpoint_is_never_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunFolder::new(dir.path());
+        complete_epoch(&run, 1);
+        complete_epoch(&run, 2);
+        // Epoch 3 is all there, but its model file lost its end (a power cut before the data
+        // reached the disk): its checksum no longer agrees.
+        complete_epoch(&run, 3);
+        std::fs::write(run.checkpoint_file(Kind::Model, 3), b"").unwrap();
+        assert_eq!(run.last_checkpoint(), Some(2));
+        assert_eq!(run.prepare(StartMode::Resume).unwrap(), Some(2));
+        // `--model FOLDER` takes epoch 2's model too, not the broken one.
+        assert_eq!(
+            RunFolder::resolve_model(dir.path()).unwrap(),
+            run.checkpoint_file(Kind::Model, 2)
+        );
+        // Epoch 3 asked for by name is refused when read, naming the file and the reason.
+        let [model, _, _] = run.checkpointers();
+        let restored: std::result::Result<burn::store::ModuleRecord, _> =
+            burn::train::checkpoint::Checkpointer::restore(&model, 3);
+        let Err(message) = restored.map(|_| ()) else {
+            panic!("a corrupted checkpoint was restored");
+        };
+        let message = message.to_string();
+        assert!(
+            message.contains("model-3.bpk") && message.contains("corrupted"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_fresh_run_refuses_a_previous_one_and_an_overwrite_clears_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunFolder::new(dir.path());
+        touch(&run.model_file());
+        touch(&run.checkpoint_file(Kind::Model, 1));
+        touch(&dir.path().join("experiment.log"));
+        let refused = run.prepare(StartMode::Fresh).unwrap_err().to_string();
+        assert!(refused.contains("--overwrite"), "{refused}");
+        assert!(run.model_file().exists());
+        assert_eq!(run.prepare(StartMode::Overwrite).unwrap(), None);
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn a_checkpoint_belongs_to_the_folder_above_checkpoint() {
+        let run = Path::new("runs/lenet");
+        let model = run.join(CHECKPOINT_DIR).join("model-3.bpk");
+        assert_eq!(RunFolder::of_model(&model).path(), run);
+        assert_eq!(RunFolder::of_model(&run.join(MODEL_FILE)).path(), run);
+    }
+}
