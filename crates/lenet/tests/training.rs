@@ -323,8 +323,19 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
     let checkpoint = dir.path().join("checkpoint/model-1.bpk");
     let saved = std::fs::read(&checkpoint).unwrap();
 
-    // A truncated checkpoint.
+    // A truncated checkpoint: its checksum disagrees, so it is not resumed from.
     truncate(&checkpoint, saved.len() / 2);
+    let message = resume(&config);
+    assert!(
+        message.contains("no complete checkpoint")
+            && message.contains("model-1.bpk")
+            && message.contains("corrupted"),
+        "{message}"
+    );
+    // Without its checksum (as older versions wrote checkpoints), burn cannot read it.
+    let sum = dir.path().join("checkpoint/model-1.bpk.crc32");
+    let saved_sum = std::fs::read(&sum).unwrap();
+    std::fs::remove_file(&sum).unwrap();
     let message = resume(&config);
     assert!(
         message.contains("model-1.bpk") && message.contains("not a readable checkpoint"),
@@ -334,6 +345,7 @@ fn broken_checkpoints_models_and_configs_give_clear_errors() {
     std::fs::write(&checkpoint, b"definitely not burnpack").unwrap();
     let message = resume(&config);
     assert!(message.contains("model-1.bpk"), "{message}");
+    std::fs::write(&sum, saved_sum).unwrap();
     // A checkpoint of another shape (the config says 10 C1 maps, the weights have 6).
     std::fs::write(&checkpoint, &saved).unwrap();
     let mut wider = config.clone();

@@ -120,26 +120,40 @@ impl RunFolder {
         found
     }
 
-    /// Whether epoch `epoch`'s model, optimizer and scheduler checkpoints all exist (as
-    /// burn 0.22 writes them) and agree with their checksums.
-    fn is_complete(&self, epoch: usize) -> bool {
-        Kind::ALL.into_iter().all(|kind| {
+    /// Why epoch `epoch` cannot be resumed from, if it cannot: one of its model, optimizer
+    /// and scheduler checkpoints (as burn 0.22 writes them) is missing or disagrees with its
+    /// checksum.
+    fn incomplete(&self, epoch: usize) -> Option<String> {
+        Kind::ALL.into_iter().find_map(|kind| {
             let path = self.checkpoint_file(kind, epoch);
-            path.is_file() && checkpoint::verify(&path).is_ok()
+            if path.is_file() {
+                checkpoint::verify(&path).err()
+            } else {
+                Some(format!("{} is missing", path.display()))
+            }
         })
     }
 
     /// The last epoch a run can resume from: whose three checkpoints all exist and agree with
     /// their checksums. A half-written or corrupted checkpoint is never chosen.
     pub fn last_checkpoint(&self) -> Option<usize> {
-        self.checkpoints()
-            .into_iter()
-            .filter(|(kind, _, path)| {
-                *kind == Kind::Model && path.extension().is_some_and(|e| e == "bpk")
-            })
-            .map(|(_, epoch, _)| epoch)
-            .rev()
-            .find(|&epoch| self.is_complete(epoch))
+        self.resumable().ok()
+    }
+
+    /// [`Self::last_checkpoint`], or why there is none (the latest epoch's problem).
+    fn resumable(&self) -> std::result::Result<usize, String> {
+        let mut why = "there are no checkpoints".to_string();
+        let epochs = self.checkpoints().into_iter().filter(|(kind, _, path)| {
+            *kind == Kind::Model && path.extension().is_some_and(|e| e == checkpoint::EXTENSION)
+        });
+        for (_, epoch, _) in epochs.rev() {
+            match self.incomplete(epoch) {
+                None => return Ok(epoch),
+                Some(reason) if why.starts_with("there are") => why = reason,
+                Some(_) => {}
+            }
+        }
+        Err(why)
     }
 
     /// Epoch `epoch`'s model checkpoint in any format burn wrote (`.bpk`, `.mpk`, `.mpk.gz`).
@@ -205,9 +219,9 @@ impl RunFolder {
         match start {
             StartMode::Resume => {
                 self.remove_partial_files()?;
-                let epoch = self.last_checkpoint().ok_or_else(|| LenetError::Artifact {
+                let epoch = self.resumable().map_err(|why| LenetError::Artifact {
                     path: self.checkpoint_dir(),
-                    reason: "no complete checkpoint to resume from".into(),
+                    reason: format!("no complete checkpoint to resume from ({why})"),
                 })?;
                 return Ok(Some(epoch));
             }
