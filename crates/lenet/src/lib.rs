@@ -11,11 +11,13 @@
 //!   operations, or [`fused`], the whole forward and backward pass on the host as a few matrix
 //!   products per image, what makes the CPU backends fast), chosen once with the backend;
 //! - [`eval`]: a trained model: loading, test error, predictions;
-//! - [`artifacts`]: the files of a run (configuration, checkpoints, model), written crash-safe;
+//! - [`artifacts`]: a run's folder ([`artifacts::RunFolder`]: configuration, checkpoints, model),
+//!   written crash-safe ([`atomic`]);
 //! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
 //! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share.
 
 pub mod artifacts;
+pub mod atomic;
 pub mod backend;
 pub mod cli;
 pub mod compute;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
-use super::atomic::write_atomically;
+use crate::atomic::write_atomically;
 
 /// The three files burn-train writes per epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::atomic::write_atomically;
+use crate::atomic::write_atomically;
 use crate::error::{LenetError, Result};
 
 /// What `evaluation.json` holds.

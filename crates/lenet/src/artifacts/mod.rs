@@ -1,14 +1,13 @@
 //! The files of a training run, in one folder ([`RunFolder`]): `config.json` (the full
 //! [`TrainingConfig`](crate::TrainingConfig)), `checkpoint/{model,optim,scheduler}-N.bpk`
-//! after every epoch (with CRC-32 sidecars), `model.bpk` and `evaluation.json` at the end.
+//! after every epoch (with CRC-32 sidecars), `model.bpk` and `evaluation.json` at the end. Every
+//! file is written by [`crate::atomic`]: to a temporary sibling, flushed, renamed into place,
+//! the folder flushed, so a run killed at any moment (even `kill -9`, even a power cut) leaves
+//! only complete files behind.
 //!
-//! - [`atomic`][]: how every file is written: to a temporary sibling, flushed, renamed into
-//!   place, the folder flushed, so a run killed at any moment (even `kill -9`, even a power
-//!   cut) leaves only complete files behind;
 //! - [`checkpoint`][]: the checkpoints' names, checksums and the checkpointer burn-train calls;
 //! - [`evaluation`][]: `evaluation.json`.
 
-pub mod atomic;
 pub mod checkpoint;
 pub mod evaluation;
 
@@ -19,7 +18,7 @@ use burn::optim::OptimizerRecord;
 use burn::optim::lr_scheduler::LrSchedulerRecord;
 use burn::store::ModuleRecord;
 
-pub use atomic::write_atomically;
+pub use crate::atomic::write_atomically;
 pub use checkpoint::{AtomicFileCheckpointer, Kind};
 pub use evaluation::SavedEvaluation;
 
@@ -374,16 +373,16 @@ mod tests {
         complete_epoch(&run, 2);
         // Epoch 3 was being written when the run was killed: one file done, one half-written.
         touch(&run.checkpoint_file(Kind::Model, 3));
-        touch(&atomic::temporary_sibling(
+        touch(&crate::atomic::temporary_sibling(
             &run.checkpoint_file(Kind::Optim, 3),
         ));
-        touch(&atomic::temporary_sibling(&run.model_file()));
+        touch(&crate::atomic::temporary_sibling(&run.model_file()));
         touch(&run.config_file());
 
         assert_eq!(run.last_checkpoint(), Some(2));
         assert_eq!(run.prepare(StartMode::Resume).unwrap(), Some(2));
-        assert!(!atomic::temporary_sibling(&run.checkpoint_file(Kind::Optim, 3)).exists());
-        assert!(!atomic::temporary_sibling(&run.model_file()).exists());
+        assert!(!crate::atomic::temporary_sibling(&run.checkpoint_file(Kind::Optim, 3)).exists());
+        assert!(!crate::atomic::temporary_sibling(&run.model_file()).exists());
         // Complete files are never touched.
         assert!(run.checkpoint_file(Kind::Model, 3).exists() && run.config_file().exists());
         assert!(run.describe_kept().contains("epoch 2"));

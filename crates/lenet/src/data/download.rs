@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
-use crate::artifacts::write_atomically;
+use crate::atomic::write_atomically;
 use crate::error::{LenetError, Result};
 
 /// Where the files are fetched from (`{URL}{name}.gz`).
