@@ -17,7 +17,8 @@ pub use lenet::TrainingOverrides as Settings;
 
 /// The training configuration of `settings` with `seed`, validated.
 pub fn training_config(settings: &Settings, seed: u64) -> lenet::Result<TrainingConfig> {
-    let mut config = settings.apply(TrainingConfig::default());
+    let mut config = TrainingConfig::default();
+    settings.apply_to(&mut config);
     config.seed = seed;
     config.validate()?;
     Ok(config)

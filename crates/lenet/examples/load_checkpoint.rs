@@ -27,7 +27,7 @@ fn main() {
     let model = config.model.init(&device).load_record(record);
 
     let data = MnistSplits::from_dir(std::path::Path::new(&mnist)).expect("MNIST files");
-    let test = if config.deskews() {
+    let test = if config.deskew {
         data.deskewed().expect("deskewed images").test
     } else {
         data.test

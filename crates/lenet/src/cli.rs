@@ -106,6 +106,7 @@ fn with_defaults(
         let value = match defaults.get(arg.get_id().as_str()) {
             Some(serde_json::Value::String(s)) => s.to_lowercase(),
             Some(serde_json::Value::Null) | None => return arg,
+            Some(serde_json::Value::Array(values)) if values.is_empty() => return arg,
             Some(other) => other.to_string(),
         };
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();

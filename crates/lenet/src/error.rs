@@ -78,7 +78,7 @@ pub enum LenetError {
     #[error("invalid {name} = {value}: expected {expected}")]
     InvalidSetting {
         /// The setting's name, as on the command line.
-        name: &'static str,
+        name: String,
         /// The value given.
         value: String,
         /// The valid range.
@@ -193,9 +193,13 @@ impl LenetError {
     }
 
     /// A setting outside its range.
-    pub fn invalid(name: &'static str, value: impl ToString, expected: impl Into<String>) -> Self {
+    pub fn invalid(
+        name: impl Into<String>,
+        value: impl ToString,
+        expected: impl Into<String>,
+    ) -> Self {
         Self::InvalidSetting {
-            name,
+            name: name.into(),
             value: value.to_string(),
             expected: expected.into(),
         }

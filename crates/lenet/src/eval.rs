@@ -183,7 +183,7 @@ impl TrainedModel {
                     "no config.json beside it"
                 };
                 (
-                    TrainingConfig::new(model),
+                    TrainingConfig::new().with_model(model),
                     ConfigSource::Inferred(reason.into()),
                 )
             }
@@ -247,7 +247,7 @@ impl TrainedModel {
     /// An image (MNIST form) as this network was trained to see it: deskewed when its
     /// configuration says so.
     pub fn prepare(&self, pixels: Vec<u8>) -> Vec<u8> {
-        if self.config.deskews() {
+        if self.config.deskew {
             deskew::deskew(&pixels)
         } else {
             pixels
@@ -276,7 +276,7 @@ impl TrainedModel {
 
     /// Results on the test split of `data`, prepared as the network was trained.
     pub fn evaluate(&self, data: MnistSplits) -> Result<Evaluation> {
-        let data = if self.config.deskews() {
+        let data = if self.config.deskew {
             data.deskewed()?
         } else {
             data

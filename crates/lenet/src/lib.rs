@@ -4,8 +4,9 @@
 //! - [`model`]: the network ([`LeNet`], built by [`LeNetConfig::init`]);
 //! - [`loss`]: its objective, `E = 1/m Σ ½‖t − y‖² + λ/2 Σ W²`;
 //! - [`data`]: MNIST files, subsets, deskewing, images of any size turned into MNIST form;
-//! - [`config`]: everything a run depends on ([`TrainingConfig`], saved as `config.json`) and
-//!   the one definition of every setting ([`TrainingOverrides`], flags and study tables);
+//! - [`config`]: everything a run depends on ([`TrainingConfig`], saved as `config.json`), each
+//!   setting defined once ([`settings`] derives the flags and study tables,
+//!   [`TrainingOverrides`], from that one list);
 //! - [`train`]: the training loop (burn-train's `Learner`) and its progress;
 //! - [`compute`]: how the network's passes are computed ([`Compute`]: burn's composed
 //!   operations, or [`fused`], the whole forward and backward pass on the host as a few matrix
@@ -30,6 +31,7 @@ pub mod loss;
 pub mod metric;
 pub mod mnist;
 pub mod model;
+pub mod settings;
 pub mod train;
 pub mod weights;
 
@@ -38,5 +40,5 @@ pub use compute::Compute;
 pub use config::{Init, Schedule, TrainingConfig, TrainingOverrides};
 pub use error::{LenetError, Result};
 pub use eval::{ConfigSource, Evaluation, TrainedModel};
-pub use model::{LeNet, LeNetConfig, Subsampling};
+pub use model::{LeNet, LeNetConfig, LeNetOverrides, Subsampling};
 pub use train::train;

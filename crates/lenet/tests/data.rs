@@ -206,19 +206,15 @@ fn a_missing_file() {
 
 #[test]
 fn a_training_config_prepares_its_subsets_deskewed_when_asked() {
-    use lenet::{LeNetConfig, TrainingConfig};
+    use lenet::TrainingConfig;
     let dir = good_dir();
     let data = MnistSplits::from_dir(dir.path()).unwrap();
-    let config = TrainingConfig::new(LeNetConfig::new())
+    let config = TrainingConfig::new()
         .with_train_size(Some(6))
         .with_test_size(Some(3))
         .with_seed(5);
     let plain = config.prepare_data(data.clone()).unwrap();
-    let deskewed = config
-        .clone()
-        .with_deskew(Some(true))
-        .prepare_data(data)
-        .unwrap();
+    let deskewed = config.clone().with_deskew(true).prepare_data(data).unwrap();
     assert_eq!((deskewed.train.len(), deskewed.test.len()), (6, 3));
     let mut changed = 0;
     for (a, b) in [
@@ -254,6 +250,18 @@ fn a_config_saved_before_deskew_existed_still_loads() {
 }"#;
     std::fs::write(&path, text).unwrap();
     let config = lenet::TrainingConfig::load_from(dir.path()).unwrap();
-    assert_eq!(config.deskew, None);
-    assert!(!config.deskews());
+    assert!(!config.deskew);
+    assert_eq!(config, lenet::TrainingConfig::default().with_seed(42));
+    // The form of the settings added later while they were optional: `null` for "not set".
+    let later = text.replace(
+        r#""seed": 42"#,
+        r#""seed": 7, "deskew": null, "momentum": null, "schedule": null, "augment": "affine",
+  "init": "logistic", "holdout": null, "remap": null, "init_only": null"#,
+    );
+    std::fs::write(&path, later).unwrap();
+    let config = lenet::TrainingConfig::load_from(dir.path()).unwrap();
+    assert_eq!((config.momentum, config.seed), (0.0, 7));
+    assert_eq!(config.augment, lenet::data::augment::Augment::Affine);
+    assert_eq!(config.init, lenet::Init::Logistic);
+    assert!(config.remap.is_empty() && config.holdout.is_none());
 }

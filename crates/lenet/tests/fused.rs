@@ -210,7 +210,7 @@ fn a_trained_model_predicts_and_evaluates_the_same_on_either_path() {
     let net = network(&config, &device);
     let model = || {
         TrainedModel::new(
-            TrainingConfig::new(config.clone()),
+            TrainingConfig::new().with_model(config.clone()),
             net.clone(),
             "in memory".into(),
             &device,

@@ -46,7 +46,7 @@ fn quiet_run(dir: &Path, start: StartMode) -> RunOptions {
 fn a_short_run_on_real_mnist_learns_far_better_than_chance() {
     // Plain SGD on MSE + sigmoid sits on a plateau for ~400 steps (8 epochs of 2000 images)
     // before it learns; 20 epochs take a few seconds on flex.
-    let config = TrainingConfig::new(LeNetConfig::new())
+    let config = TrainingConfig::new()
         .with_epochs(20)
         .with_train_size(Some(2000))
         .with_test_size(Some(1000));
@@ -178,7 +178,7 @@ fn wgpu_gives_the_same_outputs_and_gradients_within_tolerance() {
 
 #[test]
 fn a_resumed_run_equals_an_uninterrupted_one() {
-    let config = TrainingConfig::new(LeNetConfig::new())
+    let config = TrainingConfig::new()
         .with_epochs(2)
         .with_train_size(Some(1000))
         .with_test_size(Some(500));
@@ -228,7 +228,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
 }
 
 fn small_config() -> TrainingConfig {
-    TrainingConfig::new(LeNetConfig::new())
+    TrainingConfig::new()
         .with_epochs(1)
         .with_train_size(Some(500))
         .with_test_size(Some(200))

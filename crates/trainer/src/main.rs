@@ -209,7 +209,7 @@ fn load_data(args: &DataArg, config: &TrainingConfig) -> Result<MnistSplits> {
         "data: {} of {train} training and {} of {test} test images{}{}",
         data.train.len(),
         data.test.len(),
-        if config.deskews() { ", deskewed" } else { "" },
+        if config.deskew { ", deskewed" } else { "" },
         args.data_dir
             .as_ref()
             .map(|d| format!(" from {}", d.display()))

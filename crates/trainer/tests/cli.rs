@@ -339,11 +339,11 @@ fn resume_accepts_the_values_the_run_already_has_and_refuses_others() {
     let changed = start(&artifacts, "3", "300", &["--resume"])
         .wait_with_output()
         .unwrap();
-    assert_clean_error(&changed, "not train_size");
+    assert_clean_error(&changed, "not --train-size");
     let changed = start(&artifacts, "3", "200", &["--resume", "--lr", "0.5"])
         .wait_with_output()
         .unwrap();
-    assert_clean_error(&changed, "not learning_rate");
+    assert_clean_error(&changed, "not --lr");
 }
 
 #[test]

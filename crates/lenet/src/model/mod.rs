@@ -19,21 +19,31 @@ use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
 pub const MAX_MAPS: usize = 256;
 pub use subsampling::{Subsampling, SubsamplingLayer};
 
-/// Configuration of [`LeNet`].
-#[derive(Config, Debug, PartialEq)]
-pub struct LeNetConfig {
-    /// Feature maps of the first convolution (C1).
-    #[config(default = 6)]
-    pub c1: usize,
-    /// Feature maps of the second convolution (C3); each sees every S2 map.
-    #[config(default = 12)]
-    pub c3: usize,
-    /// Side of the square convolution kernels.
-    #[config(default = 5)]
-    pub kernel_size: usize,
-    /// The subsampling layers' variant.
-    #[config(default = "Subsampling::Mean")]
-    pub subsampling: Subsampling,
+crate::settings! {
+    /// Configuration of [`LeNet`]: the network's settings (see [`crate::settings`]), saved as
+    /// the `model` section of `config.json`.
+    pub struct LeNetConfig / LeNetOverrides {
+        /// Feature maps of C1.
+        #[arg(long, value_name = "MAPS")]
+        value c1: usize = 6, valid(maps_in_range, format!("1..={MAX_MAPS} feature maps"));
+        /// Feature maps of C3 (each sees every S2 map).
+        #[arg(long, value_name = "MAPS")]
+        value c3: usize = 12, valid(maps_in_range, format!("1..={MAX_MAPS} feature maps"));
+        /// Side of the square convolution kernels (both convolutions must fit a 28x28 input).
+        #[arg(long, value_name = "K")]
+        value kernel_size: usize = 5;
+        /// Subsampling layers: a plain 2x2 mean, or the paper's formula (3), rescaled:
+        /// sigmoid(4·(mean−½) + bias).
+        #[arg(long, value_enum)]
+        value subsampling: Subsampling = Subsampling::Mean;
+    }
+}
+
+/// Whether a layer's feature maps are within `1..=MAX_MAPS`: far above any network this
+/// program is for (the paper's are 6 and 12), low enough that one batch never takes minutes or
+/// gigabytes.
+fn maps_in_range(maps: &usize) -> bool {
+    (1..=MAX_MAPS).contains(maps)
 }
 
 /// Side lengths of the feature maps after C1, S2, C3 and S4.
@@ -52,15 +62,7 @@ pub struct FeatureSizes {
 impl LeNetConfig {
     /// Checks the configuration and returns the feature-map sizes it leads to.
     pub fn feature_sizes(&self) -> error::Result<FeatureSizes> {
-        let invalid =
-            |name, value: usize, expected: String| LenetError::invalid(name, value, expected);
-        // Upper bounds: far above any network this program is for (the paper's are 6 and 12),
-        // low enough that one batch never takes minutes or gigabytes.
-        for (name, maps) in [("c1", self.c1), ("c3", self.c3)] {
-            if !(1..=MAX_MAPS).contains(&maps) {
-                return Err(invalid(name, maps, format!("1..={MAX_MAPS} feature maps")));
-            }
-        }
+        self.check_fields()?;
         // Two valid convolutions and two halvings must leave at least a 1x1 map.
         let k = self.kernel_size;
         let fits = |k: usize| {
@@ -79,7 +81,7 @@ impl LeNetConfig {
                 .filter(|&k| fits(k).is_some())
                 .max()
                 .unwrap_or(1);
-            invalid(
+            LenetError::invalid(
                 "kernel-size",
                 k,
                 format!(

@@ -113,10 +113,10 @@ pub fn train(
     let train_device = device.clone().autodiff();
     let mut net = config
         .model
-        .init_seeded_scaled(&train_device, config.seed, config.init().gain());
+        .init_seeded_scaled(&train_device, config.seed, config.init.gain());
     let mut kept_initial = Vec::new();
     if let (Some(path), None) = (&config.init_from, resumed_after) {
-        let (loaded, report) = weights::load_with(net, Path::new(path), &config.init_options()?)?;
+        let (loaded, report) = weights::load_with(net, path, &config.init_options()?)?;
         net = loaded;
         kept_initial = report.kept;
     }
@@ -131,7 +131,7 @@ pub fn train(
         first_epoch,
         train_device.clone(),
     );
-    let augment = config.augment();
+    let augment = config.augment;
     if augment != Augment::None {
         loader_train = loader_train.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
             item.pixels = augment.distort(&item.pixels, seed)
@@ -170,9 +170,9 @@ pub fn train(
         lambda: config.lambda,
         compute,
     };
-    let momentum = (config.momentum() > 0.0).then(|| {
+    let momentum = (config.momentum > 0.0).then(|| {
         MomentumConfig::new()
-            .with_momentum(config.momentum())
+            .with_momentum(config.momentum)
             .with_dampening(0.0)
     });
     let learner = Learner::new(
@@ -239,7 +239,7 @@ pub fn train(
 
 /// The learning rate of every step of the run.
 fn scheduler(config: &TrainingConfig, train_images: usize) -> Result<ModuleLrScheduler> {
-    Ok(match config.schedule() {
+    Ok(match config.schedule {
         Schedule::Constant => config.learning_rate.into(),
         Schedule::Cosine => {
             let steps = config.epochs * train_images.div_ceil(config.batch_size);

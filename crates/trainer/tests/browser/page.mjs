@@ -34,7 +34,7 @@ try {
     try {
       await page.waitForFunction(
         () => document.getElementById("answer").textContent !== "–"
-          && document.getElementById("status").textContent === "", { timeout: 20000 });
+          && document.getElementById("status").textContent === "", { timeout: 60000 });
     } catch (error) {
       const shown = await page.evaluate(() => [document.getElementById("answer").textContent,
                                                document.getElementById("status").textContent]);
