@@ -214,3 +214,113 @@ impl TrainingOverrides {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, FromArgMatches};
+
+    use super::*;
+    use crate::settings::Overrides;
+
+    /// The default configuration as `config.json` writes it, with the network's settings
+    /// beside the others.
+    fn flat_defaults() -> serde_json::Map<String, serde_json::Value> {
+        let serde_json::Value::Object(mut map) =
+            serde_json::to_value(TrainingConfig::default()).expect("a configuration serialises")
+        else {
+            unreachable!("a struct serialises to an object")
+        };
+        if let Some(serde_json::Value::Object(model)) = map.remove("model") {
+            map.extend(model);
+        }
+        map
+    }
+
+    fn parse(args: &[&str]) -> TrainingOverrides {
+        let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
+        let matches = command
+            .try_get_matches_from(std::iter::once("trainer").chain(args.iter().copied()))
+            .unwrap();
+        TrainingOverrides::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn every_setting_of_the_one_list_is_a_flag_a_config_json_field_and_a_table_key() {
+        let names = TrainingOverrides::names();
+        assert_eq!(names.len(), 20, "{names:?}");
+        let defaults = flat_defaults();
+        let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
+        for name in &names {
+            let arg = command.get_arguments().find(|a| a.get_id() == *name);
+            let arg = arg.unwrap_or_else(|| panic!("{name} has no flag"));
+            assert!(
+                arg.get_long().is_some() && arg.get_help().is_some(),
+                "{name}"
+            );
+            assert!(defaults.contains_key(*name), "{name} is not in config.json");
+        }
+        assert_eq!(
+            defaults.len(),
+            names.len(),
+            "config.json holds only settings"
+        );
+        // A table naming every setting with config.json's own values is read back and changes
+        // nothing: each reaches its field.
+        let table: serde_json::Map<_, _> = defaults
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .collect();
+        let given = table.len();
+        let overrides: TrainingOverrides = serde_json::from_value(table.into()).unwrap();
+        assert_eq!(overrides.given().len(), given);
+        assert!(overrides.changes(&TrainingConfig::default()).is_empty());
+        assert_eq!(overrides.config().unwrap(), TrainingConfig::default());
+    }
+
+    #[test]
+    fn flags_and_tables_reach_the_configuration_and_are_checked_by_flag() {
+        let overrides = parse(&[
+            "--lr",
+            "0.5",
+            "--c1",
+            "8",
+            "--deskew",
+            "--train-size",
+            "300",
+        ]);
+        let config = overrides.config().unwrap();
+        assert_eq!((config.learning_rate, config.model.c1), (0.5, 8));
+        assert!(config.deskew && config.train_size == Some(300));
+        let mut fixed = overrides.fixed_by_resume(&TrainingConfig::default());
+        fixed.sort();
+        assert_eq!(fixed, ["--c1", "--deskew", "--lr", "--train-size"]);
+        assert!(overrides.fixed_by_resume(&config).is_empty());
+
+        // Later settings win; a table's unknown name is refused by name.
+        let table: TrainingOverrides =
+            serde_json::from_value(serde_json::json!({ "learning_rate": 0.25, "c3": 4 })).unwrap();
+        let merged = overrides.then(&table).config().unwrap();
+        assert_eq!(
+            (merged.learning_rate, merged.model.c3, merged.model.c1),
+            (0.25, 4, 8)
+        );
+        let typo = serde_json::from_value::<TrainingOverrides>(serde_json::json!({ "lr": 1 }));
+        let message = typo.unwrap_err().to_string();
+        assert!(message.contains("unknown setting `lr`"), "{message}");
+
+        for (args, flag) in [
+            (&["--lr", "-1"][..], "invalid lr = -1"),
+            (&["--momentum", "1"], "invalid momentum = 1"),
+            (&["--batch-size", "0"], "invalid batch-size = 0"),
+            (&["--c3", "300"], "invalid c3 = 300"),
+            (&["--kernel-size", "20"], "invalid kernel-size = 20"),
+            (
+                &["--schedule", "cosine", "--lr", "2"],
+                "at most 1 with --schedule cosine",
+            ),
+        ] {
+            let message = parse(args).config().unwrap_err().to_string();
+            assert!(message.contains(flag), "{args:?}: {message}");
+        }
+    }
+}
