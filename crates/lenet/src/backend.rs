@@ -59,7 +59,7 @@ impl Backend {
     }
 
     /// How the network's passes are computed on this backend: on the CPU backends by
-    /// [`crate::fused`], elsewhere by burn's composed operations. The one place the path is
+    /// `crate::fused`, elsewhere by burn's composed operations. The one place the path is
     /// chosen.
     pub fn compute(self) -> Compute {
         match self {

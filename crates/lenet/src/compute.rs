@@ -6,11 +6,11 @@
 //! gradient within 1e-5):
 //! - [`Compute::Composed`]: burn's tensor operations and autodiff ([`LeNet::forward`],
 //!   [`crate::loss`]), on any backend;
-//! - [`Compute::Fused`]: [`crate::fused`], the whole forward and backward pass on the host, what
+//! - [`Compute::Fused`]: `crate::fused`, the whole forward and backward pass on the host, what
 //!   makes the CPU backends fast.
 //!
 //! This is the one `match` on the path; everything else calls [`Compute::train_step`],
-//! [`Compute::valid_step`] or a [`Runner`].
+//! [`Compute::valid_step`] or a `Runner`.
 
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, TrainOutput};
@@ -26,7 +26,7 @@ use crate::model::LeNet;
 pub enum Compute {
     /// burn's composed tensor operations and autodiff (any backend).
     Composed,
-    /// [`crate::fused`] on the host (the CPU backends: flex, ndarray).
+    /// `crate::fused` on the host (the CPU backends: flex, ndarray).
     Fused,
 }
 
@@ -73,8 +73,9 @@ impl Compute {
         }
     }
 
-    /// `net` made ready to run many batches of images on `device` by this path.
-    pub fn runner(self, net: &LeNet, device: &Device) -> Runner {
+    /// `net` made ready to run many batches of images on `device` by this path (through
+    /// [`crate::TrainedModel`], which prepares the images as the network was trained).
+    pub(crate) fn runner(self, net: &LeNet, device: &Device) -> Runner {
         Runner(match self {
             Compute::Composed => Prepared::Composed(Box::new(net.clone()), device.clone()),
             Compute::Fused => Prepared::Fused(HostNet::from_model(net)),
@@ -85,7 +86,7 @@ impl Compute {
 /// A network ready to compute outputs by one [`Compute`] path (for the fused path, its
 /// weights already in the host layout, read once).
 #[derive(Debug, Clone)]
-pub struct Runner(Prepared);
+pub(crate) struct Runner(Prepared);
 
 #[derive(Debug, Clone)]
 enum Prepared {
@@ -96,7 +97,7 @@ enum Prepared {
 impl Runner {
     /// The network's outputs `[n, 10]` row-major for `n` images given as their input values
     /// (`[n, PIXELS]`, see [`crate::data::scaled_pixels`]).
-    pub fn outputs(&self, pixels: &[f32]) -> Vec<f32> {
+    pub(crate) fn outputs(&self, pixels: &[f32]) -> Vec<f32> {
         let n = pixels.len() / (IMAGE_SIZE * IMAGE_SIZE);
         if n == 0 {
             return Vec::new();

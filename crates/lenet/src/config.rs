@@ -1,5 +1,5 @@
 //! The one training configuration ([`TrainingConfig`], saved as `config.json` beside the
-//! artifacts), where every setting of a run is defined once (see [`crate::settings`]): the
+//! artifacts), where every setting of a run is defined once (see [`crate::settings`](mod@crate::settings)): the
 //! trainer's flags and the studies' `[base]` and `set` tables ([`TrainingOverrides`]),
 //! `config.json` and validation all follow from that one list.
 

@@ -5,11 +5,11 @@
 //! - [`loss`]: its objective, `E = 1/m Σ ½‖t − y‖² + λ/2 Σ W²`;
 //! - [`data`]: MNIST files, subsets, deskewing, images of any size turned into MNIST form;
 //! - [`config`]: everything a run depends on ([`TrainingConfig`], saved as `config.json`), each
-//!   setting defined once ([`settings`] derives the flags and study tables,
+//!   setting defined once ([`settings`](mod@settings) derives the flags and study tables,
 //!   [`TrainingOverrides`], from that one list);
-//! - [`train`]: the training loop (burn-train's `Learner`) and its progress;
+//! - [`train`](mod@train): the training loop (burn-train's `Learner`) and its progress;
 //! - [`compute`]: how the network's passes are computed ([`Compute`]: burn's composed
-//!   operations, or [`fused`], the whole forward and backward pass on the host as a few matrix
+//!   operations, or `fused`, the whole forward and backward pass on the host as a few matrix
 //!   products per image, what makes the CPU backends fast), chosen once with the backend;
 //! - [`eval`]: a trained model: loading, test error, predictions;
 //! - [`artifacts`]: a run's folder ([`artifacts::RunFolder`]: configuration, checkpoints, model),
@@ -26,7 +26,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
-pub mod fused;
+pub(crate) mod fused;
 pub mod loss;
 pub mod metric;
 pub mod mnist;

@@ -1,4 +1,4 @@
-//! The one definition of a setting: [`settings!`] turns a list of settings, each written once
+//! The one definition of a setting: [`settings!`](crate::settings!) turns a list of settings, each written once
 //! with its doc, type, default, flag and valid range, into
 //!
 //! - a configuration struct holding every value (serde: `config.json`; a field missing from a

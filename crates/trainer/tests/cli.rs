@@ -631,9 +631,21 @@ fn export_writes_safetensors_that_load_back_through_every_command() {
     assert!(out.status.success(), "{}", stderr(&out));
     let device = burn::prelude::Device::flex();
     let weights = |path: &Path| {
-        let model = lenet::TrainedModel::load(path, &device).unwrap();
-        let host = lenet::fused::kernels::HostNet::from_model(&model.net);
-        [host.w1, host.b1, host.w3, host.b3, host.wf, host.bf].concat()
+        let net = lenet::TrainedModel::load(path, &device).unwrap().net;
+        let values = |data: burn::tensor::TensorData| data.try_to_vec::<f32>().unwrap();
+        let bias = |b: &Option<burn::module::Param<burn::tensor::Tensor<1>>>| {
+            b.as_ref()
+                .map_or(Vec::new(), |b| values(b.val().into_data()))
+        };
+        [
+            values(net.c1.weight.val().into_data()),
+            bias(&net.c1.bias),
+            values(net.c3.weight.val().into_data()),
+            bias(&net.c3.bias),
+            values(net.fc.weight.val().into_data()),
+            bias(&net.fc.bias),
+        ]
+        .concat()
     };
     let (a, b) = (weights(&exported), weights(&resumed.join("model.bpk")));
     assert_eq!(a.len(), 3898);

@@ -20,7 +20,7 @@ pub const MAX_MAPS: usize = 256;
 pub use subsampling::{Subsampling, SubsamplingLayer};
 
 crate::settings! {
-    /// Configuration of [`LeNet`]: the network's settings (see [`crate::settings`]), saved as
+    /// Configuration of [`LeNet`]: the network's settings (see [`crate::settings`](mod@crate::settings)), saved as
     /// the `model` section of `config.json`.
     pub struct LeNetConfig / LeNetOverrides {
         /// Feature maps of C1.
