@@ -123,8 +123,8 @@ impl TrainingConfig {
         self.model.feature_sizes()?;
         self.init_options()?;
         if self.schedule == Schedule::Cosine && self.learning_rate > 1.0 {
-            return Err(LenetError::invalid(
-                "lr",
+            return Err(TrainingOverrides::invalid(
+                "learning_rate",
                 self.learning_rate,
                 "at most 1 with --schedule cosine (burn's cosine scheduler)",
             ));
@@ -136,10 +136,14 @@ impl TrainingConfig {
     pub fn init_options(&self) -> error::Result<LoadOptions> {
         let rules = &self.remap;
         let names = Names::with_rules(rules)
-            .map_err(|reason| LenetError::invalid("remap", rules.join(" "), reason))?;
+            .map_err(|reason| TrainingOverrides::invalid("remap", rules.join(" "), reason))?;
         let only = match &self.init_only {
             Some(pattern) => Some(regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
-                LenetError::invalid("init-only", pattern, format!("a regular expression ({e})"))
+                TrainingOverrides::invalid(
+                    "init_only",
+                    pattern,
+                    format!("a regular expression ({e})"),
+                )
             })?),
             None => None,
         };
@@ -151,8 +155,8 @@ impl TrainingConfig {
     pub fn validate_for(&self, data: &MnistSplits) -> error::Result<()> {
         self.validate()?;
         if self.batch_size > data.train.len() {
-            return Err(LenetError::invalid(
-                "batch-size",
+            return Err(TrainingOverrides::invalid(
+                "batch_size",
                 self.batch_size,
                 format!("1..={} (the number of training images)", data.train.len()),
             ));

@@ -107,11 +107,7 @@ macro_rules! __setting_default {
 macro_rules! __setting_check {
     (value, $overrides:ty, $name:ident, $value:expr, $check:expr, $expected:expr) => {
         if !($check)($value) {
-            return Err($crate::error::LenetError::invalid(
-                $crate::settings::flag_of::<$overrides>(stringify!($name)),
-                $value,
-                $expected,
-            ));
+            return Err(<$overrides>::invalid(stringify!($name), $value, $expected));
         }
     };
     (optional, $overrides:ty, $name:ident, $value:expr, $check:expr, $expected:expr) => {
@@ -257,6 +253,24 @@ macro_rules! settings {
         }
 
         impl $overrides {
+            /// The error for a value of the setting `field` (a field name) out of its range,
+            /// naming the setting by its flag.
+            pub fn invalid(
+                field: &str,
+                value: impl ToString,
+                expected: impl Into<String>,
+            ) -> $crate::error::LenetError {
+                assert!(
+                    <Self as $crate::settings::Overrides>::names().contains(&field),
+                    "{field} is not a setting"
+                );
+                $crate::error::LenetError::invalid(
+                    $crate::settings::flag_of::<Self>(field),
+                    value,
+                    expected,
+                )
+            }
+
             /// Writes every setting given here into `config`.
             pub fn apply_to(&self, config: &mut $config) {
                 $( self.$nested.apply_to(&mut config.$nested); )*

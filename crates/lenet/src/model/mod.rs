@@ -12,7 +12,7 @@ use burn::tensor::activation::sigmoid;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::error::{self, LenetError};
+use crate::error;
 use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
 
 /// The most feature maps C1 or C3 may have.
@@ -81,8 +81,8 @@ impl LeNetConfig {
                 .filter(|&k| fits(k).is_some())
                 .max()
                 .unwrap_or(1);
-            LenetError::invalid(
-                "kernel-size",
+            LeNetOverrides::invalid(
+                "kernel_size",
                 k,
                 format!(
                     "1..={max} so that both convolutions fit a {IMAGE_SIZE}x{IMAGE_SIZE} input"

@@ -19,7 +19,7 @@ use super::step::{Objective, TrainingModel};
 use crate::artifacts::{RunFolder, SavedEvaluation, StartMode, write_atomically};
 use crate::backend::{self, Backend};
 use crate::compute::Compute;
-use crate::config::{Schedule, TrainingConfig};
+use crate::config::{Schedule, TrainingConfig, TrainingOverrides};
 use crate::data::augment::Augment;
 use crate::data::{DigitBatcher, DigitItem, MnistSplits};
 use crate::error::{LenetError, Result};
@@ -246,7 +246,7 @@ fn scheduler(config: &TrainingConfig, train_images: usize) -> Result<ModuleLrSch
             CosineAnnealingLrSchedulerConfig::new(config.learning_rate, steps)
                 .with_min_lr(config.learning_rate / 100.0)
                 .init()
-                .map_err(|reason| LenetError::invalid("schedule", "cosine", reason))?
+                .map_err(|reason| TrainingOverrides::invalid("schedule", "cosine", reason))?
         }
     })
 }
