@@ -114,9 +114,10 @@ pub enum Method {
     },
     /// The paper's network, trained with these settings.
     Cnn {
-        /// Training settings.
+        /// Training settings (boxed: every setting is an `Option`, so they outweigh the other
+        /// methods' fields).
         #[serde(default)]
-        set: Settings,
+        set: Box<Settings>,
     },
 }
 

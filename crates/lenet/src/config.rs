@@ -69,6 +69,10 @@ crate::settings! {
         /// split is not used).
         #[arg(long, value_name = "N")]
         optional holdout: usize;
+        /// Stop once the validation error has not improved for N epochs, and keep the best
+        /// epoch's weights as the model (needs --holdout: choosing never looks at the test split).
+        #[arg(long, value_name = "N")]
+        optional patience: usize, valid(|v: &usize| *v >= 1, "at least 1");
         /// Rename the --init-from file's tensors: FROM is a regular expression, TO its
         /// replacement (repeatable; before the built-in table of other programs' names).
         #[arg(long, value_name = "FROM=TO")]
@@ -122,6 +126,14 @@ impl TrainingConfig {
         self.check_fields()?;
         self.model.feature_sizes()?;
         self.init_options()?;
+        if self.patience.is_some() && self.holdout.is_none() {
+            return Err(TrainingOverrides::invalid(
+                "patience",
+                self.patience.unwrap_or_default(),
+                "--holdout N beside it (the best epoch is chosen on the validation split, \
+                 never on the test split)",
+            ));
+        }
         if self.schedule == Schedule::Cosine && self.learning_rate > 1.0 {
             return Err(TrainingOverrides::invalid(
                 "learning_rate",
@@ -251,7 +263,7 @@ mod tests {
     #[test]
     fn every_setting_of_the_one_list_is_a_flag_a_config_json_field_and_a_table_key() {
         let names = TrainingOverrides::names();
-        assert_eq!(names.len(), 20, "{names:?}");
+        assert_eq!(names.len(), 21, "{names:?}");
         let defaults = flat_defaults();
         let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
         for name in &names {

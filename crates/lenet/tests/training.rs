@@ -598,3 +598,45 @@ fn weights_trained_in_pytorch_give_pytorchs_predictions() {
         );
     }
 }
+
+#[test]
+fn patience_stops_a_validation_run_and_keeps_its_best_epoch() {
+    // The best epoch is chosen on validation data only: no patience without a holdout.
+    let message = TrainingConfig::new()
+        .with_patience(Some(2))
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("patience") && message.contains("--holdout"),
+        "{message}"
+    );
+
+    // Patience 1 stops at the first epoch that does not lower the validation error.
+    let config = TrainingConfig::new()
+        .with_epochs(30)
+        .with_train_size(Some(1000))
+        .with_holdout(Some(1000))
+        .with_patience(Some(1));
+    let data = config.prepare_data(mnist().clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let outcome = train::train(
+        &config,
+        &data,
+        &device,
+        &quiet_run(dir.path(), StartMode::Fresh),
+    )
+    .unwrap();
+    assert!(outcome.stopped_early && !outcome.interrupted);
+    let best = outcome.best_epoch.expect("a best epoch");
+    let last = outcome.epochs.last().unwrap().epoch;
+    assert_eq!(last, best + 1, "stopped one epoch after the best");
+    assert!(outcome.epochs[last - 1].test_error >= outcome.epochs[best - 1].test_error);
+    // The model is the best epoch's: evaluated, it gives that epoch's validation error, and
+    // so does model.bpk, which evaluation.json says it is.
+    assert!((outcome.test.error_rate() - outcome.epochs[best - 1].test_error).abs() < 1e-9);
+    let saved = TrainedModel::load(dir.path(), &device).unwrap();
+    assert_eq!(saved.evaluate_prepared(&data.test).unwrap(), outcome.test);
+    assert_eq!(saved.evaluation.unwrap().best_epoch, Some(best));
+}

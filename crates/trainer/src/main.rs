@@ -266,6 +266,15 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
             outcome.kept_initial.join(", ")
         );
     }
+    if outcome.stopped_early {
+        println!(
+            "stopped early: no lower validation error for {} epochs",
+            config.patience.unwrap_or_default()
+        );
+    }
+    if let Some(best) = outcome.best_epoch {
+        println!("the model is epoch {best}'s, the lowest validation error");
+    }
     if outcome.interrupted {
         println!(
             "interrupted before epoch {} ended: {}; continue with --resume (test error at the stop: {:.2}%)",

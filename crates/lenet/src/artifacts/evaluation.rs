@@ -16,6 +16,9 @@ pub struct SavedEvaluation {
     pub test_images: usize,
     /// Epochs trained.
     pub epochs: usize,
+    /// With `patience`: the epoch whose weights are the model (the lowest validation error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_epoch: Option<usize>,
     /// The GPU adapter of a wgpu run (absent for the CPU backends and in older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<crate::backend::Adapter>,

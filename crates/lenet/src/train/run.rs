@@ -9,14 +9,20 @@ use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::momentum::MomentumConfig;
 use burn::prelude::*;
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
 use burn::train::metric::LossMetric;
-use burn::train::{Interrupter, Learner, SupervisedTraining};
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::{
+    Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+};
 
 use super::loader::EpochShuffledLoader;
 use super::progress::Progress;
 use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
 use super::step::{Objective, TrainingModel};
-use crate::artifacts::{RunFolder, SavedEvaluation, StartMode, write_atomically};
+use crate::artifacts::{Kind, RunFolder, SavedEvaluation, StartMode, write_atomically};
 use crate::backend::{self, Backend};
 use crate::compute::Compute;
 use crate::config::{Schedule, TrainingConfig, TrainingOverrides};
@@ -26,7 +32,7 @@ use crate::error::{LenetError, Result};
 use crate::eval::{EVAL_BATCH_SIZE, Evaluation, TrainedModel};
 use crate::metric::ErrorRateMetric;
 use crate::model::LeNet;
-use crate::weights;
+use crate::weights::{self, LoadOptions};
 
 /// Options of one training run that are not part of the saved configuration.
 #[derive(Clone)]
@@ -74,6 +80,11 @@ pub struct TrainingOutcome {
     pub resumed_after: Option<usize>,
     /// Whether it was stopped before its last epoch (Ctrl-C, SIGTERM, the dashboard's stop).
     pub interrupted: bool,
+    /// With `patience`: the epoch of the lowest validation error, whose weights are the model.
+    pub best_epoch: Option<usize>,
+    /// With `patience`: whether the run stopped early, the validation error not having
+    /// improved for `patience` epochs.
+    pub stopped_early: bool,
     /// With a partial `init_from`: the network's tensors that kept their initial values.
     pub kept_initial: Vec<String>,
 }
@@ -163,6 +174,29 @@ pub fn train(
     if let Some(epoch) = resumed_after {
         training = training.checkpoint(epoch);
     }
+    if let Some(patience) = config.patience {
+        // Keep the best epoch by validation error (not burn's default, the loss) besides the
+        // last two, and stop after `patience` epochs without a better one.
+        training = training
+            .with_checkpointing_strategy(
+                ComposedCheckpointingStrategy::builder()
+                    .add(KeepLastNCheckpoints::new(2))
+                    .add(MetricCheckpointingStrategy::new(
+                        &ErrorRateMetric::new(),
+                        Aggregate::Mean,
+                        Direction::Lowest,
+                        Split::Valid,
+                    ))
+                    .build(),
+            )
+            .early_stopping(MetricEarlyStoppingStrategy::new(
+                &ErrorRateMetric::new(),
+                Aggregate::Mean,
+                Direction::Lowest,
+                Split::Valid,
+                StoppingCondition::NoImprovementSince { n_epochs: patience },
+            ));
+    }
     let compute = options
         .compute
         .unwrap_or_else(|| backend::compute_for(device));
@@ -202,8 +236,26 @@ pub fn train(
         .map(|e| e.epoch)
         .or(resumed_after)
         .unwrap_or(0);
-    let interrupted = result.interrupted.is_some() || last_epoch < config.epochs;
-    let model = result.model.net;
+    // The best epoch by validation error (the first of equals, as burn's strategies count).
+    let best_epoch = config.patience.and(
+        log.epochs
+            .iter()
+            .min_by(|a, b| a.test_error.total_cmp(&b.test_error))
+            .map(|e| e.epoch),
+    );
+    let stopped_early = last_epoch < config.epochs
+        && result.interrupted.is_none()
+        && matches!((best_epoch, config.patience), (Some(best), Some(p)) if last_epoch - best >= p);
+    let interrupted =
+        !stopped_early && (result.interrupted.is_some() || last_epoch < config.epochs);
+    let model = match best_epoch {
+        Some(best) if best != last_epoch && !interrupted => {
+            let checkpoint = run.checkpoint_file(Kind::Model, best);
+            let initial = config.model.init(device);
+            weights::load_with(initial, &checkpoint, &LoadOptions::default())?.0
+        }
+        _ => result.model.net,
+    };
     let test = TrainedModel::new(config.clone(), model.clone(), run.model_file(), device)
         .with_compute(compute)
         .evaluate_prepared(&data.test)?;
@@ -219,6 +271,7 @@ pub fn train(
             test_mse: test.mse,
             test_images: test.total,
             epochs: config.epochs,
+            best_epoch,
             adapter: match Backend::of(device) {
                 Some(Backend::Wgpu) => backend::wgpu_adapter(),
                 _ => None,
@@ -234,6 +287,8 @@ pub fn train(
         resumed_after,
         interrupted,
         kept_initial,
+        best_epoch,
+        stopped_early,
     })
 }
 
