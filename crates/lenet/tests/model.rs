@@ -247,3 +247,19 @@ fn gradients_match_finite_differences() {
         }
     }
 }
+
+#[test]
+fn a_training_step_of_the_paper_network_is_1_05_mflop_an_image() {
+    // Hand-counted: C1 6 maps of 24x24 from 5x5 kernels = 86 400 multiply-adds; C3 12 maps of
+    // 8x8 from 6 maps of 5x5 = 115 200; the output layer 192 x 10 = 1 920.
+    let counts = LeNetConfig::new().multiply_adds().unwrap();
+    assert_eq!(counts.forward, 86_400 + 115_200 + 1_920);
+    // Weight gradients of all three, input gradients of C3 and the output layer.
+    assert_eq!(counts.backward, 86_400 + 2 * 115_200 + 2 * 1_920);
+    // 62.9 GFLOP an epoch of 60 000 images.
+    let epoch = counts.training_flops() * 60_000.0;
+    assert!((epoch / 1e9 - 62.9).abs() < 0.05, "{epoch}");
+    // Twice the C3 maps, twice C3's share.
+    let wider = LeNetConfig::new().with_c3(24).multiply_adds().unwrap();
+    assert_eq!(wider.forward - counts.forward, 115_200 + 1_920);
+}

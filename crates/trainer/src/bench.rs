@@ -1,18 +1,29 @@
 //! `trainer bench`: how fast the network trains and infers, per backend, through the same
 //! code paths as `trainer` and `predict` (burn-train's `Learner` for training), with the peak
-//! memory of each measurement.
+//! memory of each measurement; and how far the epochs are from the machine's arithmetic bound
+//! (the epoch's FLOP against a large matrix product measured in the same run), with the README
+//! recipe's epoch split into its phases.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::optim::SgdConfig;
+use burn::prelude::Device;
+use burn::train::TrainStep;
 use clap::Args;
 use lenet::artifacts::StartMode;
 use lenet::cli::DataArg;
+use lenet::data::DigitBatcher;
 use lenet::data::MnistSplits;
-use lenet::train::{Progress, RunOptions};
-use lenet::{Backend, TrainedModel, TrainingConfig};
+use lenet::data::augment::Augment;
+use lenet::train::{Objective, Progress, RunOptions, TrainingModel};
+use lenet::{Backend, Init, LeNetConfig, TrainedModel, TrainingConfig};
+use ndarray::Array2;
+use ndarray::linalg::general_mat_mul;
 use serde::Serialize;
 
 /// Options of `trainer bench`.
@@ -54,6 +65,36 @@ struct BackendBench {
     /// Peak resident memory of the epoch run and of the inference runs, MiB (Linux only).
     peak_train_mib: Option<f64>,
     peak_infer_mib: Option<f64>,
+    /// The batch-50 epoch's arithmetic rate, GFLOP/s (the epoch's FLOP over its training pass).
+    achieved_gflops: f64,
+    /// The batch-50 epoch's training pass over the time the machine's bound allows for its
+    /// arithmetic (1 would be the limit).
+    times_the_bound: f64,
+    /// The README recipe's epoch (batch 10, deskewed, affine distortions, logistic
+    /// initialisation): the training pass and the test pass, seconds.
+    recipe_train_s: f64,
+    recipe_test_s: f64,
+    /// The recipe epoch (training + test pass) over the time its arithmetic needs at the bound.
+    recipe_times_the_bound: f64,
+    /// Where the recipe's training time goes, replayed outside the `Learner` (seconds).
+    recipe_phases: Phases,
+}
+
+/// A recipe epoch's training time by phase: the same batches, steps and SGD updates as the
+/// `Learner` runs, timed one by one; what the `Learner`'s epoch took beyond their sum is its own
+/// per-step work (metrics, events, the dashboard's data), "bookkeeping".
+#[derive(Debug, Default, Serialize)]
+struct Phases {
+    /// Reading, distorting and batching the images.
+    data: f64,
+    /// The forward and backward passes (the network's arithmetic, and moving parameters and
+    /// gradients between burn and the host layout).
+    forward_backward: f64,
+    /// burn's SGD updates.
+    optimizer: f64,
+    /// The `Learner`'s epoch minus the three above (negative where the `Learner` overlaps
+    /// them, its loader preparing batches while a step runs).
+    bookkeeping: f64,
 }
 
 /// What `trainer bench` prints and writes.
@@ -63,25 +104,43 @@ struct Report {
     threads: usize,
     epoch_images: usize,
     sweep_images: usize,
+    /// FLOP of one training epoch of `epoch_images` images (forward and backward, see
+    /// `LeNetConfig::multiply_adds`), GFLOP.
+    epoch_gflop: f64,
+    /// The machine's arithmetic bound measured in this run: a 2048x2048 f32 matrix product with
+    /// matrixmultiply (through ndarray, the library of the fused kernels; its own threads, one
+    /// per physical core), best of 5, GFLOP/s.
+    bound_gflops: f64,
     backends: Vec<BackendBench>,
 }
 
 /// Runs the measurements and prints (and optionally writes) them.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let data = args.data.load()?;
+    let flops = LeNetConfig::new().multiply_adds()?.training_flops();
     let mut report = Report {
         machine: machine(),
         threads: rayon::current_num_threads(),
         epoch_images: args.epoch_images,
         sweep_images: args.sweep_images,
+        epoch_gflop: flops * args.epoch_images as f64 / 1e9,
+        bound_gflops: sgemm_gflops(),
         backends: Vec::new(),
     };
     println!(
-        "{} ({} threads); epoch of {} images",
-        report.machine, report.threads, args.epoch_images
+        "{} ({} threads); epoch of {} images: {:.1} GFLOP; the machine's bound (2048² sgemm): \
+         {:.0} GFLOP/s, so {:.3} s an epoch at best",
+        report.machine,
+        report.threads,
+        args.epoch_images,
+        report.epoch_gflop,
+        report.bound_gflops,
+        report.epoch_gflop / report.bound_gflops
     );
     for &backend in &args.backends {
-        report.backends.push(measure(backend, &data, args)?);
+        report
+            .backends
+            .push(measure(backend, &data, args, &report)?);
     }
     println!("\n{}", table(&report));
     if let Some(path) = &args.json {
@@ -92,7 +151,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn measure(backend: Backend, data: &MnistSplits, args: &BenchArgs) -> Result<BackendBench> {
+fn measure(
+    backend: Backend,
+    data: &MnistSplits,
+    args: &BenchArgs,
+    report: &Report,
+) -> Result<BackendBench> {
     let device = backend.device()?;
     let work = tempfile::tempdir().context("a temporary folder for the runs")?;
     let run = |name: &str, config: &TrainingConfig| -> Result<lenet::train::TrainingOutcome> {
@@ -159,6 +223,40 @@ fn measure(backend: Backend, data: &MnistSplits, args: &BenchArgs) -> Result<Bac
         "{backend}: inference {infer_b1_images_per_s:.0} images/s at batch 1, \
          {infer_b1000_images_per_s:.0} at batch 1000"
     );
+    let achieved_gflops = report.epoch_gflop / times.train_seconds;
+    let at_bound = report.epoch_gflop / report.bound_gflops;
+    println!(
+        "{backend}: {achieved_gflops:.1} GFLOP/s, {:.1}x the bound's time",
+        times.train_seconds / at_bound
+    );
+
+    // The README recipe's epoch through the Learner, then its phases replayed.
+    let recipe = TrainingConfig::default()
+        .with_epochs(1)
+        .with_batch_size(10)
+        .with_deskew(true)
+        .with_augment(Augment::Affine)
+        .with_init(Init::Logistic)
+        .with_train_size((args.epoch_images < data.train.len()).then_some(args.epoch_images));
+    let outcome = run("recipe", &recipe)?;
+    let recipe_times = outcome.times.last().context("the epoch was not recorded")?;
+    let prepared = recipe.prepare_data(data.clone())?;
+    let mut phases = recipe_phases(&recipe, &prepared, &device);
+    phases.bookkeeping =
+        recipe_times.train_seconds - (phases.data + phases.forward_backward + phases.optimizer);
+    let recipe_times_the_bound =
+        (recipe_times.train_seconds + recipe_times.test_seconds) / at_bound;
+    println!(
+        "{backend}: recipe epoch: training {:.2} s, test pass {:.2} s ({recipe_times_the_bound:.1}x \
+         the bound's time); phases: data {:.2} s, forward/backward {:.2} s, optimizer {:.2} s, \
+         bookkeeping {:.2} s",
+        recipe_times.train_seconds,
+        recipe_times.test_seconds,
+        phases.data,
+        phases.forward_backward,
+        phases.optimizer,
+        phases.bookkeeping
+    );
     Ok(BackendBench {
         backend,
         train_images_per_s,
@@ -168,7 +266,70 @@ fn measure(backend: Backend, data: &MnistSplits, args: &BenchArgs) -> Result<Bac
         infer_b1000_images_per_s,
         peak_train_mib,
         peak_infer_mib,
+        achieved_gflops,
+        times_the_bound: times.train_seconds / at_bound,
+        recipe_train_s: recipe_times.train_seconds,
+        recipe_test_s: recipe_times.test_seconds,
+        recipe_times_the_bound,
+        recipe_phases: phases,
     })
+}
+
+/// Replays the recipe's training epoch outside the `Learner` (the same images distorted by the
+/// same transform, batched, stepped through the same `TrainStep` on the backend's own path, and
+/// updated by burn's SGD), timing each phase.
+fn recipe_phases(config: &TrainingConfig, data: &MnistSplits, device: &Device) -> Phases {
+    let device = device.clone().autodiff();
+    let mut model = TrainingModel {
+        net: config.model.init_seeded(&device, config.seed),
+        objective: Objective {
+            lambda: config.lambda,
+            compute: lenet::backend::compute_for(&device),
+        },
+    };
+    let mut optimizer = SgdConfig::new().init();
+    let mut phases = Phases::default();
+    let indices: Vec<usize> = (0..data.train.len()).collect();
+    for (step, chunk) in indices.chunks(config.batch_size).enumerate() {
+        let start = Instant::now();
+        let items = chunk
+            .iter()
+            .map(|&i| {
+                let mut item = data.train.get(i).expect("a training image");
+                item.pixels = config
+                    .augment
+                    .distort(&item.pixels, (step * 1000 + i) as u64);
+                item
+            })
+            .collect();
+        let batch = DigitBatcher.batch(items, &device);
+        let stepped = Instant::now();
+        let output = TrainStep::step(&model, batch);
+        let updated = Instant::now();
+        model = optimizer.step(config.learning_rate, model, output.grads);
+        let end = Instant::now();
+        phases.data += (stepped - start).as_secs_f64();
+        phases.forward_backward += (updated - stepped).as_secs_f64();
+        phases.optimizer += (end - updated).as_secs_f64();
+    }
+    phases
+}
+
+/// GFLOP/s of a 2048x2048 f32 matrix product with matrixmultiply (through ndarray), best of 5.
+fn sgemm_gflops() -> f64 {
+    let n = 2048;
+    let a = Array2::<f32>::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) % 17) as f32 / 17.0);
+    let b = a.t().to_owned();
+    let mut c = Array2::<f32>::zeros((n, n));
+    let best = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+            std::hint::black_box(&c);
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    2.0 * (n as f64).powi(3) / best / 1e9
 }
 
 fn table(report: &Report) -> String {

@@ -46,6 +46,22 @@ fn maps_in_range(maps: &usize) -> bool {
     (1..=MAX_MAPS).contains(maps)
 }
 
+/// Multiply-adds of one image (see [`LeNetConfig::multiply_adds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultiplyAdds {
+    /// The forward pass.
+    pub forward: usize,
+    /// The backward pass of a training step.
+    pub backward: usize,
+}
+
+impl MultiplyAdds {
+    /// Floating-point operations of a training step (forward and backward) of one image.
+    pub fn training_flops(&self) -> f64 {
+        2.0 * (self.forward + self.backward) as f64
+    }
+}
+
 /// Side lengths of the feature maps after C1, S2, C3 and S4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeatureSizes {
@@ -88,6 +104,23 @@ impl LeNetConfig {
                     "1..={max} so that both convolutions fit a {IMAGE_SIZE}x{IMAGE_SIZE} input"
                 ),
             )
+        })
+    }
+
+    /// The arithmetic of one image's training step, in multiply-adds (a multiply-add is 2
+    /// floating-point operations): the forward pass (C1, C3 and the fully connected layer), and
+    /// the backward pass as training computes it (the weight gradients of all three, the input
+    /// gradients of C3 and the fully connected layer; C1's input gradient is never needed). The
+    /// subsampling layers and sigmoids are a few thousand operations, left out.
+    pub fn multiply_adds(&self) -> error::Result<MultiplyAdds> {
+        let sizes = self.feature_sizes()?;
+        let k2 = self.kernel_size * self.kernel_size;
+        let c1 = self.c1 * sizes.c1 * sizes.c1 * k2;
+        let c3 = self.c3 * sizes.c3 * sizes.c3 * self.c1 * k2;
+        let fc = self.fc_inputs()? * NUM_CLASSES;
+        Ok(MultiplyAdds {
+            forward: c1 + c3 + fc,
+            backward: c1 + 2 * c3 + 2 * fc,
         })
     }
 
