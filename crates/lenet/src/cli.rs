@@ -84,14 +84,10 @@ impl ModelArg {
 /// [`crate::TrainingOverrides`], taken from [`TrainingConfig::default`]: the defaults are
 /// written once, in the configuration.
 pub fn show_defaults(command: clap::Command) -> clap::Command {
-    let mut defaults = match serde_json::to_value(TrainingConfig::default()) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => unreachable!("the configuration serialises to an object"),
-    };
-    if let Some(serde_json::Value::Object(model)) = defaults.remove("model") {
-        defaults.extend(model);
-    }
-    with_defaults(command, &defaults)
+    with_defaults(
+        command,
+        &crate::settings::by_name(&TrainingConfig::default()),
+    )
 }
 
 fn with_defaults(

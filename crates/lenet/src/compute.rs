@@ -18,7 +18,7 @@ use burn::train::{ClassificationOutput, TrainOutput};
 use crate::data::DigitBatch;
 use crate::fused::{self, kernels::HostNet};
 use crate::loss;
-use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+use crate::mnist::{IMAGE_SIZE, NUM_CLASSES, PIXELS};
 use crate::model::LeNet;
 
 /// How the network's passes are computed.
@@ -98,7 +98,7 @@ impl Runner {
     /// The network's outputs `[n, 10]` row-major for `n` images given as their input values
     /// (`[n, PIXELS]`, see [`crate::data::scaled_pixels`]).
     pub(crate) fn outputs(&self, pixels: &[f32]) -> Vec<f32> {
-        let n = pixels.len() / (IMAGE_SIZE * IMAGE_SIZE);
+        let n = pixels.len() / PIXELS;
         if n == 0 {
             return Vec::new();
         }

@@ -238,20 +238,6 @@ mod tests {
     use super::*;
     use crate::settings::Overrides;
 
-    /// The default configuration as `config.json` writes it, with the network's settings
-    /// beside the others.
-    fn flat_defaults() -> serde_json::Map<String, serde_json::Value> {
-        let serde_json::Value::Object(mut map) =
-            serde_json::to_value(TrainingConfig::default()).expect("a configuration serialises")
-        else {
-            unreachable!("a struct serialises to an object")
-        };
-        if let Some(serde_json::Value::Object(model)) = map.remove("model") {
-            map.extend(model);
-        }
-        map
-    }
-
     fn parse(args: &[&str]) -> TrainingOverrides {
         let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
         let matches = command
@@ -264,7 +250,7 @@ mod tests {
     fn every_setting_of_the_one_list_is_a_flag_a_config_json_field_and_a_table_key() {
         let names = TrainingOverrides::names();
         assert_eq!(names.len(), 21, "{names:?}");
-        let defaults = flat_defaults();
+        let defaults = settings::by_name(&TrainingConfig::default());
         let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
         for name in &names {
             let arg = command.get_arguments().find(|a| a.get_id() == *name);

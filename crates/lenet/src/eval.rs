@@ -320,7 +320,7 @@ fn saved_config(folder: &RunFolder) -> Result<Option<TrainingConfig>> {
         .map(|json| json.get("model").is_some_and(|m| m.get("c1").is_some()));
     match ours {
         Ok(false) => Ok(None),
-        _ => TrainingConfig::load_from(folder.path()).map(Some),
+        _ => TrainingConfig::from_json(&text, &path).map(Some),
     }
 }
 

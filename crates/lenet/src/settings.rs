@@ -57,6 +57,20 @@ pub fn overrides_from_map<O: Overrides>(
     Ok(overrides)
 }
 
+/// Every setting of a configuration by its name, as `config.json` holds them but with a nested
+/// configuration's settings (the network's, under `model`) beside the others.
+pub fn by_name(config: &impl serde::Serialize) -> serde_json::Map<String, serde_json::Value> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(config) else {
+        unreachable!("a configuration serialises to an object")
+    };
+    map.into_iter()
+        .flat_map(|(name, value)| match value {
+            serde_json::Value::Object(nested) => nested.into_iter().collect::<Vec<_>>(),
+            value => vec![(name, value)],
+        })
+        .collect()
+}
+
 /// A JSON object with its `null` values removed, recursively: what a field written as `null`
 /// by an earlier version (when the setting was optional) becomes a missing one, which takes its
 /// default.
@@ -235,7 +249,6 @@ macro_rules! settings {
                         return Some(result);
                     }
                 )*
-                let _ = value;
                 None
             }
 

@@ -86,7 +86,7 @@ pub fn verify(path: &Path) -> std::result::Result<(), String> {
     }
 }
 
-pub(super) fn remove_if_present(path: &Path) -> std::io::Result<()> {
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),

@@ -141,18 +141,19 @@ impl RunFolder {
 
     /// [`Self::last_checkpoint`], or why there is none (the latest epoch's problem).
     fn resumable(&self) -> std::result::Result<usize, String> {
-        let mut why = "there are no checkpoints".to_string();
+        let mut latest_problem = None;
         let epochs = self.checkpoints().into_iter().filter(|(kind, _, path)| {
             *kind == Kind::Model && path.extension().is_some_and(|e| e == checkpoint::EXTENSION)
         });
         for (_, epoch, _) in epochs.rev() {
             match self.incomplete(epoch) {
                 None => return Ok(epoch),
-                Some(reason) if why.starts_with("there are") => why = reason,
-                Some(_) => {}
+                Some(reason) => {
+                    latest_problem.get_or_insert(reason);
+                }
             }
         }
-        Err(why)
+        Err(latest_problem.unwrap_or_else(|| "there are no checkpoints".into()))
     }
 
     /// Epoch `epoch`'s model checkpoint in any format burn wrote (`.bpk`, `.mpk`, `.mpk.gz`).

@@ -256,9 +256,10 @@ pub fn train(
         }
         _ => result.model.net,
     };
-    let test = TrainedModel::new(config.clone(), model.clone(), run.model_file(), device)
-        .with_compute(compute)
-        .evaluate_prepared(&data.test)?;
+    let trained =
+        TrainedModel::new(config.clone(), model, run.model_file(), device).with_compute(compute);
+    let test = trained.evaluate_prepared(&data.test)?;
+    let model = trained.net;
     if !interrupted {
         if let Some(resumed) = resumed_after {
             // burn-train's checkpointing strategy only deletes the epochs it saw: the ones
