@@ -157,11 +157,14 @@ fn the_paper_network_gives_the_same_outputs_objective_and_gradients() {
 fn other_kernel_sizes_and_map_counts_give_the_same_steps() {
     // 4x4 kernels leave 25x25 C1 maps (an odd side: the pool drops a row and a column, and
     // the rows are padded to 32 in the fused layout); 3x3 leave 26x26 and 11x11 C3 maps; 7x7
-    // leave 22x22 and 5x5.
+    // leave 22x22 and 5x5. C3's maps are computed 16 or 8 at a time and its kernel rows
+    // (k·c1 values) in whole registers: 20 maps take both widths, and rows of 40 values (8
+    // maps, 5x5) run over more than one register group; 3x4 rows of 12 pad to 16.
     for (k, c1, c3, subsampling) in [
         (4, 3, 5, Subsampling::Mean),
         (3, 4, 7, Subsampling::Paper),
         (7, 2, 8, Subsampling::Mean),
+        (5, 8, 20, Subsampling::Paper),
     ] {
         let config = LeNetConfig::new()
             .with_kernel_size(k)

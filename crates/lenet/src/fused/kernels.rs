@@ -9,18 +9,19 @@
 //!   the processor has them). Its maps are stored map-major, `[c1][h1][w1p]` (CHW, rows padded
 //!   to a multiple of [`LANES`] with the image read from a zero-padded copy), and so is their
 //!   gradient, from which the kernel gradient is the same kind of loop.
-//! - C3 (`c1` maps in, `c3` out) is a matrix product over an im2col buffer (ndarray's
-//!   `general_mat_mul`, which runs matrixmultiply's run-time-selected AVX2/FMA kernels), for
-//!   the forward pass, the kernel gradient and the input gradient. Its input (S2's output) and
-//!   its maps are stored position-major, `[h·w, maps]` (HWC), so that the `k` neighbouring
-//!   positions of a kernel row, with all their maps, are one contiguous run that im2col copies
-//!   in one go.
+//! - C3 (`c1` maps in, `c3` out) is a direct convolution too, without an im2col copy: its
+//!   input (S2's output) is stored position-major, `[h·w, maps]` (HWC), so that the `k`
+//!   neighbouring positions of a kernel row, with all their maps, are one contiguous run of
+//!   `k·c1` values, and its maps are stored `[h·w, c3p]` with `c3` padded to a multiple of
+//!   [`LANES`]. The forward pass and the kernel gradient hold a block of outputs in registers
+//!   (several positions × 8 or 16 maps) and stream the runs through them; the input gradient
+//!   adds each position's contribution to a whole run at once (its weights padded with zeros to
+//!   whole registers, so the padding adds nothing). An earlier version ran these as matrix
+//!   products over an im2col buffer (matrixmultiply through ndarray); packing the small
+//!   per-image operands cost as much as the arithmetic.
 //!
 //! The weights are kept in the matching orders (see [`HostNet`]); [`super`] converts from and
 //! to burn's layouts.
-
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::loss;
 pub use crate::mnist::PIXELS;
@@ -63,9 +64,24 @@ impl Dims {
         self.h4 * self.h4 * self.c3
     }
 
-    /// Columns of C3's im2col matrix: one kernel window over all S2 maps.
+    /// Values of one C3 kernel: a window of `k·k` positions over all S2 maps.
     fn window3(&self) -> usize {
         self.k * self.k * self.c1
+    }
+
+    /// `c3` rounded up to whole registers: the stride of C3's stored maps.
+    fn c3p(&self) -> usize {
+        self.c3.div_ceil(LANES) * LANES
+    }
+
+    /// One kernel row over all S2 maps, `k·c1`: a contiguous run of S2's stored output.
+    fn run3(&self) -> usize {
+        self.k * self.c1
+    }
+
+    /// [`Self::run3`] rounded up to whole registers.
+    fn run3p(&self) -> usize {
+        self.run3().div_ceil(LANES) * LANES
     }
 }
 
@@ -195,20 +211,27 @@ pub struct Scratch {
     a1: Vec<f32>,
     /// S2 output, `[h2², c1]`.
     s2: Vec<f32>,
-    /// C3 im2col, `[h3², k²·c1]`.
-    p3: Vec<f32>,
-    /// C3 activations, `[h3², c3]`.
+    /// Where each C3 output position's window starts in `s2`, `[h3²]`.
+    starts: Vec<usize>,
+    /// C3 kernels for the forward pass and the kernel gradient, `[k²·c1, c3p]` (transposed,
+    /// zero in the padding); biases `[c3p]`.
+    w3t: Vec<f32>,
+    b3p: Vec<f32>,
+    /// C3 kernels for the input gradient, `[c3][k][run3p]`: each kernel row padded with zeros.
+    w3r: Vec<f32>,
+    /// C3 activations, `[h3², c3p]`.
     a3: Vec<f32>,
     /// S4 output = the FC input, `[h4², c3]`.
     s4: Vec<f32>,
     /// Gradient of C1's pre-activations, `[c1][h1][w1p]` (zero in the padding).
     d1: Vec<f32>,
-    /// Gradient of S2's output, `[h2², c1]`.
+    /// Gradient of S2's output, `[h2², c1]`, and `run3p − run3` values of slack after it for
+    /// the padded runs the input gradient adds.
     ds2: Vec<f32>,
-    /// Gradient of C3's im2col, `[h3², k²·c1]`.
-    dp3: Vec<f32>,
-    /// Gradient of C3's pre-activations, `[h3², c3]`.
+    /// Gradient of C3's pre-activations, `[h3², c3p]` (zero in the padding).
     d3: Vec<f32>,
+    /// Gradient of C3's kernels summed over the images of a call, `[k²·c1, c3p]`.
+    dw3t: Vec<f32>,
     /// Gradient of S4's output, `[h4², c3]`.
     ds4: Vec<f32>,
 }
@@ -223,18 +246,25 @@ impl Scratch {
             dims.k
         );
         let c1_maps = dims.c1 * dims.h1 * dims.w1p;
+        let (c3p, window) = (dims.c3p(), dims.window3());
+        let starts = (0..n3)
+            .map(|pos| ((pos / dims.h3) * dims.h2 + pos % dims.h3) * dims.c1)
+            .collect();
         Self {
             dims,
             image: vec![0.0; (IMAGE_SIZE + 1) * PADDED_ROW],
             a1: vec![0.0; c1_maps],
             s2: vec![0.0; n2 * dims.c1],
-            p3: vec![0.0; n3 * dims.window3()],
-            a3: vec![0.0; n3 * dims.c3],
+            starts,
+            w3t: vec![0.0; window * c3p],
+            b3p: vec![0.0; c3p],
+            w3r: vec![0.0; dims.c3 * dims.k * dims.run3p()],
+            a3: vec![0.0; n3 * c3p],
             s4: vec![0.0; n4 * dims.c3],
             d1: vec![0.0; c1_maps],
-            ds2: vec![0.0; n2 * dims.c1],
-            dp3: vec![0.0; n3 * dims.window3()],
-            d3: vec![0.0; n3 * dims.c3],
+            ds2: vec![0.0; n2 * dims.c1 + dims.run3p() - dims.run3()],
+            d3: vec![0.0; n3 * c3p],
+            dw3t: vec![0.0; window * c3p],
             ds4: vec![0.0; n4 * dims.c3],
         }
     }
@@ -244,8 +274,25 @@ impl Scratch {
         self.dims
     }
 
+    /// Copies `net`'s C3 kernels into the layouts the C3 loops read (once per call, not per
+    /// image).
+    fn prepare(&mut self, net: &HostNet) {
+        let d = self.dims;
+        let (c3p, window, run, run_p) = (d.c3p(), d.window3(), d.run3(), d.run3p());
+        for (o, kernel) in net.w3.chunks_exact(window).enumerate() {
+            for (i, &w) in kernel.iter().enumerate() {
+                self.w3t[i * c3p + o] = w;
+            }
+            for (ky, row) in kernel.chunks_exact(run).enumerate() {
+                self.w3r[(o * d.k + ky) * run_p..][..run].copy_from_slice(row);
+            }
+        }
+        self.b3p[..d.c3].copy_from_slice(&net.b3);
+    }
+
     /// Forward pass of every image of `images` (`[n, PIXELS]`) into `outputs` (`[n, 10]`).
     pub fn forward_images(&mut self, net: &HostNet, images: &[f32], outputs: &mut [f32]) {
+        self.prepare(net);
         pulp::Arch::new().dispatch(ForwardImages {
             scratch: self,
             net,
@@ -265,6 +312,8 @@ impl Scratch {
         batch: usize,
         outputs: &mut [f32],
     ) -> (f64, HostNet) {
+        self.prepare(net);
+        self.dw3t.fill(0.0);
         pulp::Arch::new().dispatch(TrainImages {
             scratch: self,
             net,
@@ -280,7 +329,6 @@ impl Scratch {
     #[inline(always)]
     pub fn forward(&mut self, net: &HostNet, image: &[f32], outputs: &mut [f32]) {
         let d = self.dims;
-        let k = d.k;
 
         // C1: the direct convolution (bias included), sigmoid; S2 into position-major maps.
         for (padded, row) in self
@@ -302,25 +350,22 @@ impl Scratch {
             &mut self.s2,
         );
 
-        // C3: im2col (each kernel row is a contiguous run of k positions x c1 maps), one
-        // product, bias + sigmoid.
-        let (window, run) = (d.window3(), k * d.c1);
-        for y in 0..d.h3 {
-            for x in 0..d.h3 {
-                let row = &mut self.p3[(y * d.h3 + x) * window..][..window];
-                for ky in 0..k {
-                    let start = ((y + ky) * d.h2 + x) * d.c1;
-                    row[ky * run..][..run].copy_from_slice(&self.s2[start..start + run]);
-                }
-            }
-        }
-        matmul_bt(&self.p3, &net.w3, &mut self.a3, window, d.c3);
-        bias_sigmoid(&mut self.a3, &net.b3);
+        // C3 (bias included), sigmoid.
+        conv3(
+            &self.s2,
+            &self.starts,
+            &self.w3t,
+            &self.b3p,
+            d,
+            &mut self.a3,
+        );
+        sigmoid_in_place(&mut self.a3);
 
         // S4 and the fully connected layer.
+        let c3p = d.c3p();
         subsample(
             &self.a3,
-            |y, x, m| (y * d.h3 + x) * d.c3 + m,
+            |y, x, m| (y * d.h3 + x) * c3p + m,
             d.c3,
             d.h4,
             &net.b4,
@@ -361,6 +406,7 @@ impl Scratch {
         }
 
         // S4 back to C3's pre-activations; C3's kernels and biases.
+        let c3p = d.c3p();
         self.d3.fill(0.0);
         subsample_backward(
             &mut self.ds4,
@@ -369,36 +415,20 @@ impl Scratch {
             d.c3,
             &mut grads.b4,
             &mut self.d3,
-            |y, x, m| (y * d.h3 + x) * d.c3 + m,
+            |y, x, m| (y * d.h3 + x) * c3p + m,
         );
         sigmoid_backward(&mut self.d3, &self.a3);
-        add_position_sums(&self.d3, &mut grads.b3);
-        let window = d.window3();
-        matmul_at(&self.d3, &self.p3, &mut grads.w3, d.c3, window);
-        // C3's input gradient: the product with the kernels, then col2im.
-        matmul(&self.d3, &net.w3, &mut self.dp3, d.c3, window);
+        add_position_sums(&self.d3, c3p, &mut grads.b3);
+        conv3_kernel_gradient(&self.s2, &self.starts, &self.d3, d, &mut self.dw3t);
+        // C3's input gradient.
         self.ds2.fill(0.0);
-        let run = d.k * d.c1;
-        for y in 0..d.h3 {
-            for x in 0..d.h3 {
-                let row = &self.dp3[(y * d.h3 + x) * window..][..window];
-                for ky in 0..d.k {
-                    let start = ((y + ky) * d.h2 + x) * d.c1;
-                    for (g, v) in self.ds2[start..start + run]
-                        .iter_mut()
-                        .zip(&row[ky * run..][..run])
-                    {
-                        *g += v;
-                    }
-                }
-            }
-        }
+        conv3_input_gradient(&self.d3, &self.starts, &self.w3r, d, &mut self.ds2);
 
         // S2 back to C1's pre-activations; C1's kernels and biases.
         self.d1.fill(0.0);
         let plane = d.h1 * d.w1p;
         subsample_backward(
-            &mut self.ds2,
+            &mut self.ds2[..d.h2 * d.h2 * d.c1],
             &self.s2,
             d.h2,
             d.c1,
@@ -534,6 +564,247 @@ fn multiply_add_lanes(acc: &mut [f32], a: &[f32], b: &[f32]) {
     }
 }
 
+/// Positions computed together by [`conv3`]: each weight register loaded is used this many
+/// times.
+const POSITIONS: usize = 4;
+/// Kernel values whose gradients [`conv3_kernel_gradient`] sums together.
+const TAPS: usize = 4;
+
+/// C3's pre-activations, `out[pos][m] = b[m] + Σ_i w3t[i][m] · s2[starts[pos] + offset(i)]`
+/// (`offset(i)` the place of kernel value `i` in the window), for every position and every
+/// map, padding included (zero weights and bias: zero there).
+#[inline(always)]
+fn conv3(s2: &[f32], starts: &[usize], w3t: &[f32], b3p: &[f32], d: Dims, out: &mut [f32]) {
+    let c3p = d.c3p();
+    let mut lane = 0;
+    while lane < c3p {
+        if c3p - lane >= 2 * LANES {
+            conv3_lanes::<2>(s2, starts, w3t, b3p, d, lane, out);
+            lane += 2 * LANES;
+        } else {
+            conv3_lanes::<1>(s2, starts, w3t, b3p, d, lane, out);
+            lane += LANES;
+        }
+    }
+}
+
+/// [`conv3`] for the maps `lane..lane + CHUNKS·LANES`.
+#[inline(always)]
+fn conv3_lanes<const CHUNKS: usize>(
+    s2: &[f32],
+    starts: &[usize],
+    w3t: &[f32],
+    b3p: &[f32],
+    d: Dims,
+    lane: usize,
+    out: &mut [f32],
+) {
+    let blocks = starts.chunks_exact(POSITIONS);
+    let rest = blocks.remainder();
+    for (block, first) in blocks.zip((0..).step_by(POSITIONS)) {
+        conv3_block::<POSITIONS, CHUNKS>(s2, block, w3t, b3p, d, lane, first, out);
+    }
+    let done = starts.len() - rest.len();
+    for (i, start) in rest.chunks_exact(1).enumerate() {
+        conv3_block::<1, CHUNKS>(s2, start, w3t, b3p, d, lane, done + i, out);
+    }
+}
+
+/// [`conv3`] for `P` positions (windows at `starts`, the first being output position
+/// `first`) and `CHUNKS` registers of maps from `lane`: `P·CHUNKS` running sums in registers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn conv3_block<const P: usize, const CHUNKS: usize>(
+    s2: &[f32],
+    starts: &[usize],
+    w3t: &[f32],
+    b3p: &[f32],
+    d: Dims,
+    lane: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    let (c3p, run, row) = (d.c3p(), d.run3(), d.h2 * d.c1);
+    let bias: [[f32; LANES]; CHUNKS] = std::array::from_fn(|c| lanes(&b3p[lane + c * LANES..]));
+    let mut acc = [bias; P];
+    for ky in 0..d.k {
+        let inputs: [&[f32]; P] = std::array::from_fn(|p| &s2[starts[p] + ky * row..][..run]);
+        let weights = &w3t[ky * run * c3p..][..run * c3p];
+        for (j, w) in weights.chunks_exact(c3p).enumerate() {
+            let w: [[f32; LANES]; CHUNKS] = std::array::from_fn(|c| lanes(&w[lane + c * LANES..]));
+            for (acc, input) in acc.iter_mut().zip(&inputs) {
+                let s = input[j];
+                for (acc, w) in acc.iter_mut().zip(&w) {
+                    for (a, w) in acc.iter_mut().zip(w) {
+                        *a = s.mul_add(*w, *a);
+                    }
+                }
+            }
+        }
+    }
+    for (p, acc) in acc.iter().enumerate() {
+        out[(first + p) * c3p + lane..][..CHUNKS * LANES].copy_from_slice(acc.as_flattened());
+    }
+}
+
+/// The [`LANES`] values at the start of `values`.
+#[inline(always)]
+fn lanes(values: &[f32]) -> [f32; LANES] {
+    values[..LANES].try_into().expect("LANES values")
+}
+
+/// Adds C3's kernel gradient, `Σ_pos d3[pos][m] · s2[starts[pos] + offset(i)]` for every
+/// kernel value `i` and map `m`, to `dw3t` (`[k²·c1, c3p]`).
+#[inline(always)]
+fn conv3_kernel_gradient(s2: &[f32], starts: &[usize], d3: &[f32], d: Dims, dw3t: &mut [f32]) {
+    let c3p = d.c3p();
+    let mut lane = 0;
+    while lane < c3p {
+        if c3p - lane >= 2 * LANES {
+            conv3_kernel_gradient_lanes::<2>(s2, starts, d3, d, lane, dw3t);
+            lane += 2 * LANES;
+        } else {
+            conv3_kernel_gradient_lanes::<1>(s2, starts, d3, d, lane, dw3t);
+            lane += LANES;
+        }
+    }
+}
+
+/// [`conv3_kernel_gradient`] for the maps `lane..lane + CHUNKS·LANES`.
+#[inline(always)]
+fn conv3_kernel_gradient_lanes<const CHUNKS: usize>(
+    s2: &[f32],
+    starts: &[usize],
+    d3: &[f32],
+    d: Dims,
+    lane: usize,
+    dw3t: &mut [f32],
+) {
+    let window = d.window3();
+    let mut first = 0;
+    while first + TAPS <= window {
+        conv3_kernel_gradient_block::<TAPS, CHUNKS>(s2, starts, d3, d, lane, first, dw3t);
+        first += TAPS;
+    }
+    for tap in first..window {
+        conv3_kernel_gradient_block::<1, CHUNKS>(s2, starts, d3, d, lane, tap, dw3t);
+    }
+}
+
+/// [`conv3_kernel_gradient`] for the `T` kernel values from `first` and `CHUNKS` registers of
+/// maps from `lane`: `T·CHUNKS` running sums in registers over all positions.
+#[inline(always)]
+fn conv3_kernel_gradient_block<const T: usize, const CHUNKS: usize>(
+    s2: &[f32],
+    starts: &[usize],
+    d3: &[f32],
+    d: Dims,
+    lane: usize,
+    first: usize,
+    dw3t: &mut [f32],
+) {
+    let (c3p, run, row) = (d.c3p(), d.run3(), d.h2 * d.c1);
+    // Where each of the T kernel values sits in a window.
+    let offsets: [usize; T] = std::array::from_fn(|t| {
+        let i = first + t;
+        (i / run) * row + i % run
+    });
+    let mut acc: [[[f32; LANES]; CHUNKS]; T] = std::array::from_fn(|t| {
+        std::array::from_fn(|c| lanes(&dw3t[(first + t) * c3p + lane + c * LANES..]))
+    });
+    for (&start, grad) in starts.iter().zip(d3.chunks_exact(c3p)) {
+        let g: [[f32; LANES]; CHUNKS] = std::array::from_fn(|c| lanes(&grad[lane + c * LANES..]));
+        for (acc, offset) in acc.iter_mut().zip(offsets) {
+            let s = s2[start + offset];
+            for (acc, g) in acc.iter_mut().zip(&g) {
+                for (a, g) in acc.iter_mut().zip(g) {
+                    *a = s.mul_add(*g, *a);
+                }
+            }
+        }
+    }
+    for (t, acc) in acc.iter().enumerate() {
+        dw3t[(first + t) * c3p + lane..][..CHUNKS * LANES].copy_from_slice(acc.as_flattened());
+    }
+}
+
+/// Adds C3's input gradient to `ds2`: for every position and kernel row, the run of `k·c1`
+/// values the row reads gets `Σ_m d3[pos][m] · w3r[m][ky]` (whole registers: the zero padding
+/// of `w3r` adds zeros to the values after the run, and to the slack at the end of `ds2`).
+#[inline(always)]
+fn conv3_input_gradient(d3: &[f32], starts: &[usize], w3r: &[f32], d: Dims, ds2: &mut [f32]) {
+    let run_p = d.run3p();
+    let mut lane = 0;
+    while lane < run_p {
+        let left = run_p - lane;
+        if left >= 4 * LANES {
+            conv3_input_gradient_lanes::<4>(d3, starts, w3r, d, lane, ds2);
+            lane += 4 * LANES;
+        } else if left >= 2 * LANES {
+            conv3_input_gradient_lanes::<2>(d3, starts, w3r, d, lane, ds2);
+            lane += 2 * LANES;
+        } else {
+            conv3_input_gradient_lanes::<1>(d3, starts, w3r, d, lane, ds2);
+            lane += LANES;
+        }
+    }
+}
+
+/// [`conv3_input_gradient`] for the run's values `lane..lane + CHUNKS·LANES`, two kernel rows
+/// at a time.
+#[inline(always)]
+fn conv3_input_gradient_lanes<const CHUNKS: usize>(
+    d3: &[f32],
+    starts: &[usize],
+    w3r: &[f32],
+    d: Dims,
+    lane: usize,
+    ds2: &mut [f32],
+) {
+    for (&start, grad) in starts.iter().zip(d3.chunks_exact(d.c3p())) {
+        let grad = &grad[..d.c3];
+        let mut ky = 0;
+        while ky + 2 <= d.k {
+            input_gradient_rows::<2, CHUNKS>(grad, w3r, d, lane, ky, start, ds2);
+            ky += 2;
+        }
+        if ky < d.k {
+            input_gradient_rows::<1, CHUNKS>(grad, w3r, d, lane, ky, start, ds2);
+        }
+    }
+}
+
+/// [`conv3_input_gradient`] of one position (gradient `grad`, window at `start`) for the `R`
+/// kernel rows from `ky`: `R·CHUNKS` independent running sums in registers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn input_gradient_rows<const R: usize, const CHUNKS: usize>(
+    grad: &[f32],
+    w3r: &[f32],
+    d: Dims,
+    lane: usize,
+    ky: usize,
+    start: usize,
+    ds2: &mut [f32],
+) {
+    let (run_p, row, width) = (d.run3p(), d.h2 * d.c1, CHUNKS * LANES);
+    let mut acc = [[[0.0f32; LANES]; CHUNKS]; R];
+    for (o, &g) in grad.iter().enumerate() {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let w = &w3r[(o * d.k + ky + r) * run_p + lane..][..width];
+            for (a, w) in acc.as_flattened_mut().iter_mut().zip(w) {
+                *a = g.mul_add(*w, *a);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let target = &mut ds2[start + (ky + r) * row + lane..][..width];
+        for (t, a) in target.iter_mut().zip(acc.as_flattened()) {
+            *t += a;
+        }
+    }
+}
+
 /// [`Scratch::forward_images`]'s work, compiled by pulp for the best vector instructions the
 /// processor has (AVX2 and FMA where present, chosen at run time): the loops below are
 /// inlined into pulp's dispatch.
@@ -593,47 +864,19 @@ impl pulp::WithSimd for TrainImages<'_> {
             }
             self.scratch.backward(self.net, &d_out, &mut grads);
         }
+        // C3's kernel gradient, summed in the transposed layout, into the net's.
+        let c3p = self.net.dims.c3p();
+        for (o, kernel) in grads
+            .w3
+            .chunks_exact_mut(self.net.dims.window3())
+            .enumerate()
+        {
+            for (i, g) in kernel.iter_mut().enumerate() {
+                *g = self.scratch.dw3t[i * c3p + o];
+            }
+        }
         (loss / self.batch as f64, grads)
     }
-}
-
-/// `c = a · bᵀ` for row-major `a` `[m, inner]`, `b` `[n, inner]`, `c` `[m, n]`.
-fn matmul_bt(a: &[f32], b: &[f32], c: &mut [f32], inner: usize, n: usize) {
-    let m = a.len() / inner;
-    let a = ArrayView2::from_shape((m, inner), a).expect("a's shape");
-    let b = ArrayView2::from_shape((n, inner), b).expect("b's shape");
-    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c's shape");
-    general_mat_mul(1.0, &a, &b.t(), 0.0, &mut c);
-}
-
-/// `c = a · b` for row-major `a` `[m, inner]`, `b` `[inner, n]`, `c` `[m, n]`.
-fn matmul(a: &[f32], b: &[f32], c: &mut [f32], inner: usize, n: usize) {
-    let m = a.len() / inner;
-    let a = ArrayView2::from_shape((m, inner), a).expect("a's shape");
-    let b = ArrayView2::from_shape((inner, n), b).expect("b's shape");
-    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c's shape");
-    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-}
-
-/// `c += aᵀ · b` for row-major `a` `[rows, m]`, `b` `[rows, n]`, `c` `[m, n]`: a weight
-/// gradient summed over positions.
-fn matmul_at(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize) {
-    let rows = a.len() / m;
-    let a = ArrayView2::from_shape((rows, m), a).expect("a's shape");
-    let b = ArrayView2::from_shape((rows, n), b).expect("b's shape");
-    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c's shape");
-    general_mat_mul(1.0, &a.t(), &b, 1.0, &mut c);
-}
-
-/// `values[pos, map] = sigmoid(values[pos, map] + bias[map])`.
-#[inline(always)]
-fn bias_sigmoid(values: &mut [f32], bias: &[f32]) {
-    for row in values.chunks_exact_mut(bias.len()) {
-        for (v, b) in row.iter_mut().zip(bias) {
-            *v += b;
-        }
-    }
-    sigmoid_in_place(values);
 }
 
 /// Turns the gradient of sigmoid outputs `a` into that of their pre-activations, in place.
@@ -644,11 +887,11 @@ fn sigmoid_backward(grad: &mut [f32], a: &[f32]) {
     }
 }
 
-/// Adds the sums over positions of position-major values (`[positions, maps]`) to `sums`
-/// (`[maps]`).
+/// Adds the sums over positions of position-major values (`[positions, stride]`, the first
+/// `sums.len()` of each row) to `sums`.
 #[inline(always)]
-fn add_position_sums(values: &[f32], sums: &mut [f32]) {
-    for row in values.chunks_exact(sums.len()) {
+fn add_position_sums(values: &[f32], stride: usize, sums: &mut [f32]) {
+    for row in values.chunks_exact(stride) {
         for (s, v) in sums.iter_mut().zip(row) {
             *s += v;
         }
@@ -706,7 +949,7 @@ fn subsample_backward(
         0.25
     } else {
         sigmoid_backward(grad_out, output);
-        add_position_sums(grad_out, bias_grad);
+        add_position_sums(grad_out, maps, bias_grad);
         // d/d(mean) of 4·(mean − ½) is 4; each input is a quarter of the mean.
         1.0
     };
