@@ -438,7 +438,7 @@ impl Scratch {
         );
         sigmoid_backward(&mut self.d1, &self.a1);
         for (g, map) in grads.b1.iter_mut().zip(self.d1.chunks_exact(plane)) {
-            *g += map.iter().sum::<f32>();
+            *g += lane_sum(map);
         }
         conv1_kernel_gradient(&self.image, &self.d1, d, &mut grads.w1);
     }
@@ -517,8 +517,8 @@ fn conv1_kernel_gradient(image: &[f32], d1: &[f32], d: Dims, grads: &mut [f32]) 
 
 /// [`conv1_kernel_gradient`] for rows of `CHUNKS` × [`LANES`] pixels: the products are summed
 /// lane-wise into 2·`CHUNKS` independent partial sums (even and odd rows, each chunk of a row),
-/// added up at the end (a single running sum would make every multiply-add wait for the
-/// previous one).
+/// kept in registers and added up at the end (a single running sum would make every
+/// multiply-add wait for the previous one).
 #[inline(always)]
 fn conv1_kernel_gradient_rows<const CHUNKS: usize>(
     image: &[f32],
@@ -535,14 +535,25 @@ fn conv1_kernel_gradient_rows<const CHUNKS: usize>(
             let (ky, kx) = (tap / d.k, tap % d.k);
             let mut even = [[0.0f32; LANES]; CHUNKS];
             let mut odd = [[0.0f32; LANES]; CHUNKS];
-            for (pair, rows) in maps.chunks(2 * width).enumerate() {
-                let y = 2 * pair;
-                let line = &image[(y + ky) * PADDED_ROW + kx..][..width];
-                let (row, rest) = rows.split_at(width);
-                multiply_add_lanes(even.as_flattened_mut(), row, line);
-                if rest.len() == width {
-                    let next = &image[(y + ky + 1) * PADDED_ROW + kx..][..width];
-                    multiply_add_lanes(odd.as_flattened_mut(), rest, next);
+            let pairs = maps.chunks_exact(2 * width);
+            let last = pairs.remainder();
+            for (pair, rows) in pairs.enumerate() {
+                let line = &image[(2 * pair + ky) * PADDED_ROW + kx..];
+                for c in 0..CHUNKS {
+                    let at = c * LANES;
+                    fma_lanes(&mut even[c], lanes(&rows[at..]), lanes(&line[at..]));
+                    fma_lanes(
+                        &mut odd[c],
+                        lanes(&rows[width + at..]),
+                        lanes(&line[PADDED_ROW + at..]),
+                    );
+                }
+            }
+            if !last.is_empty() {
+                let line = &image[(d.h1 - 1 + ky) * PADDED_ROW + kx..];
+                for (c, even) in even.iter_mut().enumerate() {
+                    let at = c * LANES;
+                    fma_lanes(even, lanes(&last[at..]), lanes(&line[at..]));
                 }
             }
             let mut total = [0.0f32; LANES];
@@ -556,11 +567,26 @@ fn conv1_kernel_gradient_rows<const CHUNKS: usize>(
     }
 }
 
-/// `acc[i] += a[i] · b[i]`, one fused multiply-add per value.
+/// The sum of `values`, summed lane-wise in [`LANES`] independent running sums (a plain
+/// `sum()` of `f32` is one long chain of dependent additions the compiler may not reorder).
 #[inline(always)]
-fn multiply_add_lanes(acc: &mut [f32], a: &[f32], b: &[f32]) {
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// `acc[i] += a[i] · b[i]`, one fused multiply-add per lane.
+#[inline(always)]
+fn fma_lanes(acc: &mut [f32; LANES], a: [f32; LANES], b: [f32; LANES]) {
     for ((acc, a), b) in acc.iter_mut().zip(a).zip(b) {
-        *acc = a.mul_add(*b, *acc);
+        *acc = a.mul_add(b, *acc);
     }
 }
 
@@ -709,9 +735,7 @@ fn conv3_kernel_gradient_block<const T: usize, const CHUNKS: usize>(
         let i = first + t;
         (i / run) * row + i % run
     });
-    let mut acc: [[[f32; LANES]; CHUNKS]; T] = std::array::from_fn(|t| {
-        std::array::from_fn(|c| lanes(&dw3t[(first + t) * c3p + lane + c * LANES..]))
-    });
+    let mut acc = [[[0.0f32; LANES]; CHUNKS]; T];
     for (&start, grad) in starts.iter().zip(d3.chunks_exact(c3p)) {
         let g: [[f32; LANES]; CHUNKS] = std::array::from_fn(|c| lanes(&grad[lane + c * LANES..]));
         for (acc, offset) in acc.iter_mut().zip(offsets) {
@@ -724,7 +748,10 @@ fn conv3_kernel_gradient_block<const T: usize, const CHUNKS: usize>(
         }
     }
     for (t, acc) in acc.iter().enumerate() {
-        dw3t[(first + t) * c3p + lane..][..CHUNKS * LANES].copy_from_slice(acc.as_flattened());
+        let sums = &mut dw3t[(first + t) * c3p + lane..][..CHUNKS * LANES];
+        for (sum, a) in sums.iter_mut().zip(acc.as_flattened()) {
+            *sum += a;
+        }
     }
 }
 
