@@ -516,6 +516,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    if !matches!(cli.command, Some(Command::Serve(_))) {
+        lenet::compute::share_this_thread_with_rayon();
+    }
     let result = match &cli.command {
         Some(Command::Train(args)) => train(args),
         Some(Command::Eval(args)) => eval(args),
