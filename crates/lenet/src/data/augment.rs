@@ -56,6 +56,7 @@ impl Augment {
         let field =
             matches!(self, Augment::Elastic | Augment::Both).then(|| Field::random(&mut rng));
         let centre = (IMAGE_SIZE as f64 - 1.0) / 2.0;
+        let source = Bordered::new(pixels);
         let mut out = vec![0u8; pixels.len()];
         for (i, out) in out.iter_mut().enumerate() {
             let (mut x, mut y) = ((i % IMAGE_SIZE) as f64, (i / IMAGE_SIZE) as f64);
@@ -69,7 +70,7 @@ impl Augment {
                 x += centre;
                 y += centre;
             }
-            *out = to_grey(sample(pixels, x, y));
+            *out = to_grey(source.sample(x, y));
         }
         out
     }
@@ -145,28 +146,54 @@ impl Field {
     }
 }
 
-/// The grey level at `(x, y)` by bilinear interpolation; 0 outside the image.
-///
-/// Written with integer truncation instead of `f64::floor` (a libm call without SSE4.1 in the
-/// build's target features): sampling is a quarter of a distorted epoch's time otherwise.
-fn sample(pixels: &[u8], x: f64, y: f64) -> f64 {
-    let (x0, y0) = (floor(x), floor(y));
-    let (fx, fy) = (x - f64::from(x0), y - f64::from(y0));
-    let side = IMAGE_SIZE as i32;
-    let at = |x: i32, y: i32| {
-        if x < 0 || y < 0 || x >= side || y >= side {
-            0.0
-        } else {
-            f64::from(pixels[(y * side + x) as usize])
+/// Side of [`Bordered`]'s copy: the image with a row or column of zeros on each side.
+const BORDERED: usize = IMAGE_SIZE + 2;
+
+/// An image's grey levels as `f64`, inside a border of zeros, so that bilinear sampling near
+/// the edges needs no test per neighbour.
+struct Bordered([f64; BORDERED * BORDERED]);
+
+impl Bordered {
+    fn new(pixels: &[u8]) -> Self {
+        let mut values = [0.0; BORDERED * BORDERED];
+        for (row, source) in values
+            .chunks_exact_mut(BORDERED)
+            .skip(1)
+            .zip(pixels.chunks_exact(IMAGE_SIZE))
+        {
+            for (value, &p) in row[1..].iter_mut().zip(source) {
+                *value = f64::from(p);
+            }
         }
-    };
-    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
-    let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
-    top * (1.0 - fy) + bottom * fy
+        Self(values)
+    }
+
+    /// The grey level at `(x, y)` by bilinear interpolation; 0 outside the image.
+    ///
+    /// Written with integer truncation instead of `f64::floor` (a libm call without SSE4.1 in
+    /// the build's target features): sampling is a quarter of a distorted epoch's time
+    /// otherwise.
+    fn sample(&self, x: f64, y: f64) -> f64 {
+        let (x0, y0) = (floor(x), floor(y));
+        let side = IMAGE_SIZE as i32;
+        // All four neighbours outside the image (the border is one pixel wide).
+        if x0 < -1 || y0 < -1 || x0 >= side || y0 >= side {
+            return 0.0;
+        }
+        let (fx, fy) = (x - f64::from(x0), y - f64::from(y0));
+        let at = ((y0 + 1) as usize) * BORDERED + (x0 + 1) as usize;
+        let (top, bottom) = (
+            &self.0[at..at + 2],
+            &self.0[at + BORDERED..at + BORDERED + 2],
+        );
+        let top = top[0] * (1.0 - fx) + top[1] * fx;
+        let bottom = bottom[0] * (1.0 - fx) + bottom[1] * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
 }
 
 /// `x.floor()` for coordinates near the image (|x| far below `i32::MAX`).
-fn floor(x: f64) -> i32 {
+pub(super) fn floor(x: f64) -> i32 {
     let truncated = x as i32;
     // Truncation rounds negative fractions up; step down for them.
     if f64::from(truncated) > x {
@@ -178,7 +205,7 @@ fn floor(x: f64) -> i32 {
 
 /// A grey level in 0..=255 rounded to the nearest integer (halves away from zero, as
 /// `f64::round`, without its libm call).
-fn to_grey(value: f64) -> u8 {
+pub(super) fn to_grey(value: f64) -> u8 {
     (value.clamp(0.0, 255.0) + 0.5) as u8
 }
 
@@ -231,6 +258,47 @@ mod tests {
             assert!((0.7..1.3).contains(&ratio), "{augment:?}: ink ×{ratio}");
             let corners = [0, IMAGE_SIZE - 1, PIXELS - IMAGE_SIZE, PIXELS - 1];
             assert!(corners.iter().all(|&c| a[c] == 0), "{augment:?}");
+        }
+    }
+
+    /// Bilinear sampling as plainly as it can be written: libm's `floor`, a test per neighbour.
+    fn plain_sample(pixels: &[u8], x: f64, y: f64) -> f64 {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let at = |x: f64, y: f64| {
+            if (0.0..IMAGE_SIZE as f64).contains(&x) && (0.0..IMAGE_SIZE as f64).contains(&y) {
+                f64::from(pixels[y as usize * IMAGE_SIZE + x as usize])
+            } else {
+                0.0
+            }
+        };
+        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1.0, y0) * fx;
+        let bottom = at(x0, y0 + 1.0) * (1.0 - fx) + at(x0 + 1.0, y0 + 1.0) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+
+    #[test]
+    fn bordered_sampling_equals_the_plain_one_inside_at_the_edges_and_outside() {
+        // An image with ink up to its edges, so that the border matters.
+        let pixels: Vec<u8> = (0..PIXELS).map(|i| (i * 37 % 256) as u8).collect();
+        let bordered = Bordered::new(&pixels);
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..200_000 {
+            let (x, y) = (rng.random_range(-3.0..31.0), rng.random_range(-3.0..31.0));
+            assert_eq!(
+                bordered.sample(x, y),
+                plain_sample(&pixels, x, y),
+                "at ({x}, {y})"
+            );
+        }
+        for x in [-2.0, -1.5, -1.0, -0.5, 0.0, 26.5, 27.0, 27.5, 28.0, 28.5] {
+            for y in [-1.0, -0.25, 0.0, 13.5, 27.0, 27.75, 28.0] {
+                assert_eq!(
+                    bordered.sample(x, y),
+                    plain_sample(&pixels, x, y),
+                    "at ({x}, {y})"
+                );
+            }
         }
     }
 

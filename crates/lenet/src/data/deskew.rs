@@ -5,6 +5,7 @@
 //! Hand-written because it is a dozen lines of arithmetic: the image crates offer affine warps
 //! but not the moment-based shear itself.
 
+use super::augment::{floor, to_grey};
 use crate::mnist::IMAGE_SIZE;
 
 /// The slant of a digit: how far (in pixels) its ink moves right per pixel downwards,
@@ -51,17 +52,17 @@ pub fn deskew(pixels: &[u8]) -> Vec<u8> {
         let shift = alpha * (y as f64 - cy);
         for x in 0..IMAGE_SIZE {
             let source = x as f64 + shift;
-            let left = source.floor();
-            let frac = source - left;
-            let at = |i: f64| {
-                if i >= 0.0 && i < IMAGE_SIZE as f64 {
-                    f64::from(row[i as usize])
-                } else {
-                    0.0
-                }
+            // `floor` and `to_grey` instead of libm's `floor` and `round`, calls without SSE4.1.
+            let left = floor(source);
+            let frac = source - f64::from(left);
+            let at = |i: i32| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| row.get(i))
+                    .map_or(0.0, |&p| f64::from(p))
             };
-            let value = (1.0 - frac) * at(left) + frac * at(left + 1.0);
-            out[y * IMAGE_SIZE + x] = value.round().clamp(0.0, 255.0) as u8;
+            let value = (1.0 - frac) * at(left) + frac * at(left + 1);
+            out[y * IMAGE_SIZE + x] = to_grey(value);
         }
     }
     out
@@ -70,6 +71,7 @@ pub fn deskew(pixels: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mnist::PIXELS;
 
     /// A bar from (x0, 4) to (x1, 23), two pixels wide.
     fn bar(x0: f64, x1: f64) -> Vec<u8> {
@@ -81,6 +83,47 @@ mod tests {
             }
         }
         pixels
+    }
+
+    /// [`deskew`] as plainly as it can be written, with libm's `floor` and `round`.
+    fn plain_deskew(pixels: &[u8]) -> Vec<u8> {
+        let alpha = skew(pixels);
+        let (_, _, cy) = centre_of_mass(pixels, IMAGE_SIZE);
+        let mut out = vec![0u8; pixels.len()];
+        for y in 0..IMAGE_SIZE {
+            let row = &pixels[y * IMAGE_SIZE..(y + 1) * IMAGE_SIZE];
+            for x in 0..IMAGE_SIZE {
+                let source = x as f64 + alpha * (y as f64 - cy);
+                let left = source.floor();
+                let frac = source - left;
+                let at = |i: f64| {
+                    if (0.0..IMAGE_SIZE as f64).contains(&i) {
+                        f64::from(row[i as usize])
+                    } else {
+                        0.0
+                    }
+                };
+                let value = (1.0 - frac) * at(left) + frac * at(left + 1.0);
+                out[y * IMAGE_SIZE + x] = value.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn deskew_equals_the_plain_version() {
+        // Bars of many slants with grey speckles around them: shears in both directions, ink
+        // sheared off the frame, fractions of every size.
+        let mut seed = 1u32;
+        for step in 0..400 {
+            let (x0, x1) = (4.0 + f64::from(step % 20), 4.0 + f64::from(step / 20));
+            let mut pixels = bar(x0, x1);
+            for _ in 0..60 {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                pixels[(seed >> 8) as usize % PIXELS] = (seed >> 24) as u8;
+            }
+            assert_eq!(deskew(&pixels), plain_deskew(&pixels), "bar {x0} -> {x1}");
+        }
     }
 
     #[test]

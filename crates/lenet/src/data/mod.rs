@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
 use burn::data::dataset::{Dataset, InMemDataset};
+use rayon::prelude::*;
 
 use crate::error::{LenetError, Result};
 pub use batch::{DigitBatch, DigitBatcher, scaled_pixels};
@@ -79,7 +80,7 @@ impl MnistSplits {
     pub fn deskewed(self) -> Result<Self> {
         let deskew_all = |dataset: DigitDataset| -> Result<DigitDataset> {
             let items = all_items(&dataset)?
-                .into_iter()
+                .into_par_iter()
                 .map(|item| DigitItem {
                     pixels: deskew::deskew(&item.pixels),
                     label: item.label,
