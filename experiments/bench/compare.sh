@@ -43,6 +43,7 @@ for path in sorted(glob.glob(f"{out}/ours-*.json")):
 median = lambda rows, key: statistics.median(r[key] for r in rows)
 figures = [
     ("training epoch, 60k images, batch 50 (s)", "train_epoch_s", "train_epoch_s", "time"),
+    ("training epoch, 60k images, batch 10 (s)", "train_epoch_b10_s", "train_epoch_b10_s", "time"),
     ("test pass, 10k images (s)", "test_pass_s", "test_pass_s", "time"),
     ("inference, batch 1 (images/s)", "infer_b1_images_per_s", "infer_b1_ips", "rate"),
     ("inference, batch 1000 (images/s)", "infer_b1000_images_per_s", "infer_b1000_ips", "rate"),
