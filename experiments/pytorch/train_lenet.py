@@ -56,6 +56,19 @@ class LeNet(nn.Module):
         return torch.sigmoid(self.fc(x.flatten(1)))
 
 
+def train_epoch(model, optimizer, train_x, train_y, batch_size=50):
+    """One shuffled pass of plain SGD on the objective 1/m sum 1/2 ||t - y||^2."""
+    order = torch.randperm(len(train_x))
+    for start in range(0, len(train_x), batch_size):
+        batch = order[start:start + batch_size]
+        y = model(train_x[batch])
+        t = nn.functional.one_hot(train_y[batch], 10).float()
+        loss = 0.5 * ((t - y) ** 2).sum(dim=1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def main():
     mnist = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist")
     torch.manual_seed(42)
@@ -64,15 +77,7 @@ def main():
     model = LeNet()
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     for epoch in range(2):
-        order = torch.randperm(len(train_x))
-        for start in range(0, len(train_x), 50):
-            batch = order[start:start + 50]
-            y = model(train_x[batch])
-            t = nn.functional.one_hot(train_y[batch], 10).float()
-            loss = 0.5 * ((t - y) ** 2).sum(dim=1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        train_epoch(model, optimizer, train_x, train_y)
         with torch.no_grad():
             error = (model(test_x).argmax(1) != test_y).float().mean().item()
         print(f"epoch {epoch + 1}: test error {100 * error:.2f}%")
