@@ -45,8 +45,11 @@ impl Batcher<DigitItem, DigitBatch> for DigitBatcher {
 /// The network's input values of some images: every grey level divided by 255, so in `[0, 1]`,
 /// image after image.
 pub fn scaled_pixels<'a>(images: impl IntoIterator<Item = &'a [u8]>) -> Vec<f32> {
-    images
-        .into_iter()
-        .flat_map(|pixels| pixels.iter().map(|&p| f32::from(p) / 255.0))
-        .collect()
+    // One `extend` per image (an exact length, so a vectorised loop), not a `flat_map` collect,
+    // which pushes value by value (2 % of a batch-10 epoch in `perf`).
+    let mut values = Vec::new();
+    for pixels in images {
+        values.extend(pixels.iter().map(|&p| f32::from(p) / 255.0));
+    }
+    values
 }
