@@ -15,5 +15,5 @@ pub mod step;
 
 pub use progress::Progress;
 pub use recorder::{BatchLoss, EpochStats, EpochTimes};
-pub use run::{RunOptions, TrainingOutcome, check_checkpoint, train};
+pub use run::{RunOptions, TrainingOutcome, check_checkpoint, train, training_loader};
 pub use step::{Objective, TrainingModel};

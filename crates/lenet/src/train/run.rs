@@ -27,7 +27,7 @@ use crate::backend::{self, Backend};
 use crate::compute::Compute;
 use crate::config::{Schedule, TrainingConfig, TrainingOverrides};
 use crate::data::augment::Augment;
-use crate::data::{DigitBatcher, DigitItem, MnistSplits};
+use crate::data::{DigitBatch, DigitBatcher, DigitItem, MnistSplits};
 use crate::error::{LenetError, Result};
 use crate::eval::{EVAL_BATCH_SIZE, Evaluation, TrainedModel};
 use crate::metric::ErrorRateMetric;
@@ -89,6 +89,30 @@ pub struct TrainingOutcome {
     pub kept_initial: Vec<String>,
 }
 
+/// The batches a run of `config` trains on, from epoch `first_epoch` on: `data`'s training
+/// images reshuffled every epoch and distorted as `config` says, on `device`.
+pub fn training_loader(
+    config: &TrainingConfig,
+    data: &MnistSplits,
+    first_epoch: usize,
+    device: &Device,
+) -> EpochShuffledLoader<DigitItem, DigitBatch> {
+    let loader = EpochShuffledLoader::new(
+        data.train.clone(),
+        Arc::new(DigitBatcher),
+        config.batch_size,
+        config.seed,
+        first_epoch,
+        device.clone(),
+    );
+    match config.augment {
+        Augment::None => loader,
+        augment => loader.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
+            item.pixels = augment.distort(&item.pixels, seed)
+        })),
+    }
+}
+
 /// Trains the network described by `config` on `data` (already subset), on `device`.
 ///
 /// The loop, step by step:
@@ -134,20 +158,7 @@ pub fn train(
 
     // 3. burn-train's learner.
     let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);
-    let mut loader_train = EpochShuffledLoader::new(
-        data.train.clone(),
-        Arc::new(DigitBatcher),
-        config.batch_size,
-        config.seed,
-        first_epoch,
-        train_device.clone(),
-    );
-    let augment = config.augment;
-    if augment != Augment::None {
-        loader_train = loader_train.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
-            item.pixels = augment.distort(&item.pixels, seed)
-        }));
-    }
+    let loader_train = training_loader(config, data, first_epoch, &train_device);
     let loader_test = DataLoaderBuilder::new(DigitBatcher)
         .batch_size(EVAL_BATCH_SIZE)
         .build(data.test.clone());
