@@ -9,8 +9,8 @@
 //!   [`TrainingOverrides`], from that one list);
 //! - [`train`](mod@train): the training loop (burn-train's `Learner`) and its progress;
 //! - [`compute`]: how the network's passes are computed ([`Compute`]: burn's composed
-//!   operations, or `fused`, the whole forward and backward pass on the host as a few matrix
-//!   products per image, what makes the CPU backends fast), chosen once with the backend;
+//!   operations, or `fused`, the whole forward and backward pass on the host as direct
+//!   convolutions per image, what makes the CPU backends fast), chosen once with the backend;
 //! - [`eval`]: a trained model: loading, test error, predictions;
 //! - [`artifacts`]: a run's folder ([`artifacts::RunFolder`]: configuration, checkpoints, model),
 //!   written crash-safe ([`atomic`]);

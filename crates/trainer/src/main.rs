@@ -275,9 +275,15 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
     if let Some(best) = outcome.best_epoch {
         println!("the model is epoch {best}'s, the lowest validation error");
     }
+    // With --holdout the run is evaluated on the validation split; the test split is unread.
+    let split = if config.holdout.is_some() {
+        "validation"
+    } else {
+        "test"
+    };
     if outcome.interrupted {
         println!(
-            "interrupted before epoch {} ended: {}; continue with --resume (test error at the stop: {:.2}%)",
+            "interrupted before epoch {} ended: {}; continue with --resume ({split} error at the stop: {:.2}%)",
             config.epochs,
             RunFolder::new(&args.artifact_dir).describe_kept(),
             outcome.test.error_rate()
@@ -285,7 +291,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         return Ok(Outcome::Interrupted);
     }
     println!(
-        "final test error: {:.2}% ({}/{}), test MSE {:.5}; model saved to {}",
+        "final {split} error: {:.2}% ({}/{}), {split} MSE {:.5}; model saved to {}",
         outcome.test.error_rate(),
         outcome.test.errors,
         outcome.test.total,
