@@ -3,13 +3,14 @@
 # for-step question, with distortions): for each seed, lenet-burn's `stream` example writes the
 # initial weights, the deskewed test set and every epoch's images in the trainer's order with the
 # trainer's distortions, and trains ours through the trainer's loop; then
-# experiments/pytorch/same_stream.py trains PyTorch on exactly that stream (stage "stream"), and
-# on the same order with PyTorch's own distortions and our initial weights (stage "own").
+# experiments/pytorch/same_stream.py trains PyTorch on exactly that stream (stage "stream"), on
+# the same order with PyTorch's own distortions and our initial weights (stage "own"), or on our
+# stream from PyTorch's own initial weights (stage "init").
 # Prints per epoch the test error of both, and a JSON line per run.
 #
 #   experiments/bench/same_stream.sh [MNIST_DIR]      (default ../shared/data/mnist)
 #
-# Environment: SEEDS (default "1 2 3"), EPOCHS (default 20), STAGES (default "stream own"),
+# Environment: SEEDS (default "1 2 3"), EPOCHS (default 20), STAGES (default "stream own"; also "init"),
 # THREADS (default: the number of processors). Disk: 47 MB an epoch while a seed runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,14 +28,15 @@ trap 'rm -rf "$out"' EXIT
 for seed in $seeds; do
     for stage in $stages; do
         dir="$out/$seed-$stage"
-        augment=affine
-        [ "$stage" = own ] && augment=none
+        augment=affine images=stream init=stream
+        [ "$stage" = own ] && augment=none images=own
+        [ "$stage" = init ] && init=own
         echo "seed $seed, stage $stage: ours ($augment)"
         RAYON_NUM_THREADS=$threads target/release/examples/stream "$mnist" "$dir" "$seed" "$epochs" "$augment" \
             | grep -E '^epoch' || true
         echo "seed $seed, stage $stage: PyTorch"
         "$venv/bin/python" experiments/pytorch/same_stream.py "$dir" --threads "$threads" \
-            --images "$stage" --seed "$seed"
+            --images "$images" --init "$init" --seed "$seed"
         rm -rf "$dir"
     done
 done

@@ -2,11 +2,12 @@
 //! (`experiments/pytorch/same_stream.py` trains the identical PyTorch network on it).
 //!
 //! ```sh
-//! cargo run --release --example stream -- MNIST_DIR OUT_DIR SEED EPOCHS [affine|none]
+//! cargo run --release --example stream -- MNIST_DIR OUT_DIR SEED EPOCHS [affine|none] [INIT_FROM]
 //! ```
 //!
 //! For the README's recipe (batch 10, lr 1, deskewed images, `--init logistic`, the distortions
-//! given, default `affine`) with seed `SEED`, writes to `OUT_DIR`:
+//! given, default `affine`) with seed `SEED`, from the weights in `INIT_FROM` if given (as
+//! `trainer train --init-from`), writes to `OUT_DIR`:
 //! - `init.safetensors`: the initial weights, in PyTorch's names and layout;
 //! - `test.u8`: the deskewed test images, each a label byte then its 784 grey levels;
 //! - `epoch_E.u8` for each epoch `E`: the training images in the order and with the
@@ -28,7 +29,7 @@ use lenet::train::{self, Progress, RunOptions};
 use lenet::weights::{self, WeightFormat};
 
 fn main() {
-    let usage = "usage: stream MNIST_DIR OUT_DIR SEED EPOCHS [affine|none]";
+    let usage = "usage: stream MNIST_DIR OUT_DIR SEED EPOCHS [affine|none] [INIT_FROM]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).expect(usage);
     let mnist = PathBuf::from(arg(0));
@@ -49,15 +50,22 @@ fn main() {
         .with_deskew(true)
         .with_init(Init::Logistic)
         .with_augment(augment)
-        .with_seed(seed);
+        .with_seed(seed)
+        .with_init_from(args.get(5).map(PathBuf::from));
     let data = MnistSplits::from_dir(&mnist).expect("MNIST");
     let data = config.prepare_data(data).expect("deskewed MNIST");
 
     // The initial weights, as the trainer draws them.
     let device = Device::flex();
-    let net = config
+    let mut net = config
         .model
         .init_seeded_scaled(&device, seed, config.init.gain());
+    if let Some(path) = &config.init_from {
+        let options = config.init_options().expect("init options");
+        net = weights::load_with(net, path, &options)
+            .expect("INIT_FROM")
+            .0;
+    }
     weights::save(
         &net,
         &out.join("init.safetensors"),
