@@ -13,6 +13,8 @@ difference of the objective over the first 500 steps.
                  by PyTorch's own affine distortions (time_to_accuracy.py) instead;
   --init own     PyTorch's own initialisation (train_lenet.py's, times 4) from --seed instead
                  of ours.
+With --images own the stream was written with `none`: its ours.json (printed as "ours") is our run
+without distortions, not a run PyTorch's can be compared with step for step.
 
 Usage: same_stream.py STREAM_DIR [--threads T] [--images stream|own] [--init stream|own]
        [--seed S]
@@ -26,11 +28,10 @@ import sys
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from time_to_accuracy import affine  # noqa: E402  PyTorch's distortions of the recipe
-from train_lenet import LeNet  # noqa: E402  the same network
+from train_lenet import LeNet, scale_weights, sgd_step, test_error  # noqa: E402  the same network
 
 BATCH = 10
 RECORD = 1 + 28 * 28
@@ -59,10 +60,7 @@ def main():
     if args.init == "stream":
         model.load_state_dict(load_file(args.stream / "init.safetensors"))
     else:
-        with torch.no_grad():
-            for name, parameter in model.named_parameters():
-                if name.endswith("weight"):
-                    parameter.mul_(4.0)
+        scale_weights(model, 4.0)
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     losses, errors = [], []
@@ -73,15 +71,10 @@ def main():
             x, y = train_x[begin:begin + BATCH], train_y[begin:begin + BATCH]
             if args.images == "own":
                 x = affine(x, generator)
-            t = nn.functional.one_hot(y, 10).float()
-            loss = 0.5 * ((t - model(x)) ** 2).sum(dim=1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = sgd_step(model, optimizer, x, y)
             if len(losses) < len(ours["losses"]):
                 losses.append(loss.item())
-        with torch.no_grad():
-            error = 100.0 * (model(test_x).argmax(1) != test_y).float().mean().item()
+        error = test_error(model, test_x, test_y)
         errors.append(error)
         print(f"epoch {epoch}: test error {error:.2f} % (PyTorch), "
               f"{ours['test_error'][epoch - 1]:.2f} % (ours)", flush=True)

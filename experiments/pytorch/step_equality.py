@@ -22,10 +22,9 @@ import tempfile
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from train_lenet import LeNet, load  # noqa: E402  the same network and MNIST reader
+from train_lenet import LeNet, load, sgd_step  # noqa: E402  the same network and MNIST reader
 
 BATCH = 50
 LOSS_TOLERANCE = 1e-4  # relative, per step
@@ -49,13 +48,8 @@ def pytorch(mnist, init, steps):
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     losses = []
     for step in range(steps):
-        x = train_x[step * BATCH:(step + 1) * BATCH]
-        t = nn.functional.one_hot(train_y[step * BATCH:(step + 1) * BATCH], 10).float()
-        loss = 0.5 * ((t - model(x)) ** 2).sum(dim=1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        batch = slice(step * BATCH, (step + 1) * BATCH)
+        losses.append(sgd_step(model, optimizer, train_x[batch], train_y[batch]).item())
     return np.array(losses, dtype=np.float64), model.state_dict()
 
 

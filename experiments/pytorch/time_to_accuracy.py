@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from train_lenet import LeNet, load
+from train_lenet import LeNet, load, scale_weights, sgd_step, test_error
 
 
 def deskew(images):
@@ -102,10 +102,7 @@ def main():
                               dtype=torch.float32).unsqueeze(1) / 255.0
     model = LeNet()
     if args.init == "logistic":
-        with torch.no_grad():
-            for name, parameter in model.named_parameters():
-                if name.endswith("weight"):
-                    parameter.mul_(4.0)
+        scale_weights(model, 4.0)
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     trained = 0.0
@@ -118,15 +115,9 @@ def main():
             x = train_x[batch]
             if args.augment == "affine":
                 x = affine(x, generator)
-            y = model(x)
-            t = nn.functional.one_hot(train_y[batch], 10).float()
-            loss = 0.5 * ((t - y) ** 2).sum(dim=1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            sgd_step(model, optimizer, x, train_y[batch])
         trained += time.perf_counter() - start
-        with torch.no_grad():
-            error = 100.0 * (model(test_x).argmax(1) != test_y).float().mean().item()
+        error = test_error(model, test_x, test_y)
         print(f"epoch {epoch}: test error {error:.2f} %, {trained:.1f} s of training", flush=True)
         for level in (1.5, 1.0):
             if error < level and level not in first:

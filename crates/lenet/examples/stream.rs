@@ -20,7 +20,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::data::dataloader::DataLoader;
-use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use lenet::config::{Init, TrainingConfig};
 use lenet::data::MnistSplits;
@@ -74,8 +73,9 @@ fn main() {
     .expect("init.safetensors");
 
     // The test images and each epoch's training stream, as the trainer's loader gives them.
-    let test: Vec<(u8, Vec<u8>)> = (0..data.test.len())
-        .map(|i| data.test.get(i).expect("a test image"))
+    let test: Vec<(u8, Vec<u8>)> = lenet::data::all_items(&data.test)
+        .expect("the test images")
+        .into_iter()
         .map(|item| (item.label, item.pixels))
         .collect();
     write_records(&out.join("test.u8"), &test);

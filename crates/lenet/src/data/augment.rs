@@ -69,11 +69,7 @@ impl Augment {
             for (y, out) in out.chunks_exact_mut(IMAGE_SIZE).enumerate() {
                 let (row_x, row_y) = affine.row_term(y as f64 - centre);
                 for (out, &(x, y)) in out.iter_mut().zip(&columns) {
-                    let (x, y) = (x + row_x + centre, y + row_y + centre);
-                    // Most pixels read the blank margin: they stay 0 after four comparisons.
-                    if source.reaches_ink(x, y) {
-                        *out = to_grey(source.sample(x, y));
-                    }
+                    *out = to_grey(source.sample(x + row_x + centre, y + row_y + centre));
                 }
             }
             return out;
@@ -229,7 +225,8 @@ impl Bordered {
 
     /// Whether bilinear sampling at `(x, y)` can give anything but 0: whether the neighbourhood
     /// that [`Bordered::sample`] reads is in `columns` and `rows` (`floor(x) >= first` is
-    /// `x >= first`, and `floor(x) <= last` is `x < last + 1`).
+    /// `x >= first`, and `floor(x) <= last` is `x < last + 1`). Most of a digit's image reads
+    /// its blank margin and is settled by these four comparisons.
     fn reaches_ink(&self, x: f64, y: f64) -> bool {
         let within = |v: f64, range: &RangeInclusive<i32>| {
             v >= f64::from(*range.start()) && v < f64::from(*range.end()) + 1.0
@@ -243,11 +240,11 @@ impl Bordered {
     /// the build's target features): sampling is a quarter of a distorted epoch's time
     /// otherwise.
     fn sample(&self, x: f64, y: f64) -> f64 {
-        let (x0, y0) = (floor(x), floor(y));
         // All four neighbours without ink (outside the image or in its blank margins).
-        if !self.columns.contains(&x0) || !self.rows.contains(&y0) {
+        if !self.reaches_ink(x, y) {
             return 0.0;
         }
+        let (x0, y0) = (floor(x), floor(y));
         let (fx, fy) = (x - f64::from(x0), y - f64::from(y0));
         let at = ((y0 + 1) as usize) * BORDERED + (x0 + 1) as usize;
         let (top, bottom) = (

@@ -77,6 +77,11 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// The seed the transform gets for the item at `place` in epoch `epoch`'s order.
+fn transform_seed(seed: u64, epoch: usize, place: usize) -> u64 {
+    epoch_seed(seed, epoch).rotate_left(17) ^ (place as u64).wrapping_mul(0xd1b5_4a32_d192_ed03)
+}
+
 impl<I, O> DataLoader<O> for EpochShuffledLoader<I, O>
 where
     I: Clone + Send + Sync + 'static,
@@ -91,10 +96,9 @@ where
             batch_size: self.batch_size,
             device: self.device.clone(),
             position: 0,
-            transform: self
-                .transform
-                .clone()
-                .map(|t| (t, epoch_seed(self.seed, epoch).rotate_left(17))),
+            seed: self.seed,
+            epoch,
+            transform: self.transform.clone(),
         })
     }
 
@@ -113,8 +117,9 @@ where
 }
 
 /// The fewest items one parallel task transforms. Distorting an image takes a few
-/// microseconds; waking a sleeping thread to share a batch-10 step's ten costs about as much as
-/// it saves (`perf` of the recipe: the futex wake-ups were as costly as the distortions).
+/// microseconds, and at batch 10 the other thread is asleep between steps: waking it cost the
+/// training thread more than the half of ten distortions it took over (`perf` of the recipe:
+/// that thread did 9 in 10 of the distortions anyway; wake-ups 615 samples before, 493 after).
 const MIN_TRANSFORMS_PER_TASK: usize = 16;
 
 struct EpochIterator<I, O> {
@@ -123,8 +128,10 @@ struct EpochIterator<I, O> {
     batch_size: usize,
     device: Device,
     position: usize,
-    /// The transform, with this epoch's seed.
-    transform: Option<(ItemTransform<I>, u64)>,
+    /// The run's seed and this epoch's number, for the transform's seeds.
+    seed: u64,
+    epoch: usize,
+    transform: Option<ItemTransform<I>>,
 }
 
 impl<I: Send, O> Iterator for EpochIterator<I, O> {
@@ -139,13 +146,12 @@ impl<I: Send, O> Iterator for EpochIterator<I, O> {
         let items = self.dataset.get_many((start..end).collect());
         self.position = end;
         Some(items.map(|mut items| {
-            if let Some((transform, seed)) = &self.transform {
+            if let Some(transform) = &self.transform {
                 // In pieces of at least `MIN_TRANSFORMS_PER_TASK` items, so that a small batch
                 // is transformed where it is without waking another thread for it.
                 let items = items.par_iter_mut().with_min_len(MIN_TRANSFORMS_PER_TASK);
                 items.enumerate().for_each(|(i, item)| {
-                    let place = (start + i) as u64;
-                    transform(item, seed ^ place.wrapping_mul(0xd1b5_4a32_d192_ed03))
+                    transform(item, transform_seed(self.seed, self.epoch, start + i))
                 });
             }
             self.batcher.batch(items, &self.device)
@@ -262,15 +268,8 @@ mod transform_tests {
                 Arc::new(InMemDataset::new((0..6).collect::<Vec<usize>>())),
                 epoch_seed(7, epoch),
             );
-            let seed = epoch_seed(7, epoch).rotate_left(17);
             let expected: Vec<(usize, u64)> = (0..6)
-                .map(|place| {
-                    let item = order.get(place).unwrap();
-                    (
-                        item,
-                        seed ^ (place as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
-                    )
-                })
+                .map(|place| (order.get(place).unwrap(), transform_seed(7, epoch, place)))
                 .collect();
             assert_eq!(items, expected, "epoch {epoch}");
         }
