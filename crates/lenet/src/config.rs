@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifacts::RunFolder;
 use crate::data::MnistSplits;
-use crate::data::augment::Augment;
+use crate::data::augment::{self, Augment, Distortions};
 use crate::error::{self, LenetError};
 use crate::model::{LeNetConfig, LeNetOverrides};
 use crate::settings;
@@ -59,9 +59,33 @@ crate::settings! {
         /// How the learning rate changes over the run.
         #[arg(long, value_enum)]
         value schedule: Schedule = Schedule::Constant;
+        /// The epochs at the end of the run over which --schedule tail lowers the rate.
+        #[arg(long, value_name = "N")]
+        value decay_epochs: usize = 10, valid(|v: &usize| *v >= 1, "at least 1");
         /// Random distortions of the training images, new every epoch.
         #[arg(long, value_enum)]
         value augment: Augment = Augment::None;
+        /// Largest rotation of --augment affine/both, degrees.
+        #[arg(long, value_name = "DEGREES")]
+        value rotation: f64 = augment::ROTATION_DEGREES,
+            valid(|v: &f64| (0.0..=90.0).contains(v), "a number of degrees in 0..=90");
+        /// Largest relative change of size of --augment affine/both (0.1: 0.9x to 1.1x).
+        #[arg(long, value_name = "FRACTION")]
+        value scaling: f64 = augment::SCALING,
+            valid(|v: &f64| (0.0..0.5).contains(v), "a number in [0, 0.5)");
+        /// Largest shift of --augment affine/both, pixels.
+        #[arg(long, value_name = "PIXELS")]
+        value shift: f64 = augment::SHIFT,
+            valid(|v: &f64| (0.0..=14.0).contains(v), "a number of pixels in 0..=14");
+        /// Standard deviation σ of the Gaussian that smooths --augment elastic/both's random
+        /// field, pixels (Simard et al. 2003: 4).
+        #[arg(long, value_name = "PIXELS")]
+        value elastic_sigma: f64 = augment::ELASTIC_SIGMA,
+            valid(|v: &f64| (0.0..=14.0).contains(v), "a number of pixels in 0..=14");
+        /// Scale α of --augment elastic/both's field, pixels (Simard et al. 2003: 34).
+        #[arg(long, value_name = "PIXELS")]
+        value elastic_alpha: f64 = augment::ELASTIC_ALPHA,
+            valid(|v: &f64| (0.0..=1000.0).contains(v), "a number in 0..=1000");
         /// How the initial weights are drawn.
         #[arg(long, value_enum)]
         value init: Init = Init::Toolbox;
@@ -117,6 +141,9 @@ pub enum Schedule {
     /// From η down to η/100 along a half cosine over all the run's steps (burn's
     /// `CosineAnnealingLrScheduler`; it needs η ≤ 1).
     Cosine,
+    /// η, then from η down to η/100 along a half cosine over the last `--decay-epochs`
+    /// epochs (burn's `SequentialLrScheduler` of a constant and a cosine; it needs η ≤ 1).
+    Tail,
 }
 
 impl TrainingConfig {
@@ -134,14 +161,37 @@ impl TrainingConfig {
                  never on the test split)",
             ));
         }
-        if self.schedule == Schedule::Cosine && self.learning_rate > 1.0 {
+        if self.schedule != Schedule::Constant && self.learning_rate > 1.0 {
             return Err(TrainingOverrides::invalid(
                 "learning_rate",
                 self.learning_rate,
-                "at most 1 with --schedule cosine (burn's cosine scheduler)",
+                "at most 1 with --schedule cosine or tail (burn's cosine scheduler)",
+            ));
+        }
+        if self.schedule == Schedule::Tail && self.decay_epochs >= self.epochs {
+            return Err(TrainingOverrides::invalid(
+                "decay_epochs",
+                self.decay_epochs,
+                format!(
+                    "fewer than --epochs ({}) with --schedule tail (or --schedule cosine, \
+                     which decays over the whole run)",
+                    self.epochs
+                ),
             ));
         }
         Ok(())
+    }
+
+    /// The distortions of the training images: `augment` at this run's sizes.
+    pub fn distortions(&self) -> Distortions {
+        Distortions {
+            augment: self.augment,
+            rotation: self.rotation,
+            scaling: self.scaling,
+            shift: self.shift,
+            elastic_sigma: self.elastic_sigma,
+            elastic_alpha: self.elastic_alpha,
+        }
     }
 
     /// How `init_from` is read: renaming rules, and the tensors to take.
@@ -249,7 +299,7 @@ mod tests {
     #[test]
     fn every_setting_of_the_one_list_is_a_flag_a_config_json_field_and_a_table_key() {
         let names = TrainingOverrides::names();
-        assert_eq!(names.len(), 21, "{names:?}");
+        assert_eq!(names.len(), 27, "{names:?}");
         let defaults = settings::by_name(&TrainingConfig::default());
         let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
         for name in &names {

@@ -310,7 +310,7 @@ fn recipe_phases(config: &TrainingConfig, data: &MnistSplits, device: &Device) -
             .map(|&i| {
                 let mut item = data.train.get(i).expect("a training image");
                 item.pixels = config
-                    .augment
+                    .distortions()
                     .distort(&item.pixels, (step * 1000 + i) as u64);
                 item
             })

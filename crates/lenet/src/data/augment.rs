@@ -1,13 +1,13 @@
 //! Random distortions of training images, drawn anew every epoch (the training loader seeds
 //! them from the run's seed, the epoch and the image's place, so runs are repeatable):
 //!
-//! - affine: a rotation of up to ±12°, a scaling by 0.9-1.1 and a shift of up to ±2 pixels
-//!   about the image centre, the kind of variation LeCun et al. (1998) generated to train
-//!   LeNet-5;
-//! - elastic: a smooth random displacement field, as Simard, Steinkraus and Platt (2003): here
-//!   uniform random displacements on a coarse grid (every [`ELASTIC_GRID`] pixels), bilinearly
-//!   interpolated, which is smooth like their Gaussian-filtered noise at a fraction of its
-//!   cost, up to [`ELASTIC_AMPLITUDE`] pixels.
+//! - affine: a rotation of up to ±[`ROTATION_DEGREES`], a scaling by 1 ± [`SCALING`] and a
+//!   shift of up to ±[`SHIFT`] pixels about the image centre (by default; each range is a
+//!   setting), the kind of variation LeCun et al. (1998) generated to train LeNet-5;
+//! - elastic: Simard, Steinkraus and Platt's (2003, section 2) displacement field: a uniform
+//!   random number in −1..1 for each pixel and direction, smoothed by a Gaussian of standard
+//!   deviation σ and scaled by α (their MNIST values, σ = [`ELASTIC_SIGMA`] and
+//!   α = [`ELASTIC_ALPHA`], are the defaults).
 //!
 //! Hand-written because the image crates offer affine warps of whole images but not per-pixel
 //! displacement fields, and both are a few lines of bilinear sampling on 28x28 grey levels.
@@ -18,18 +18,18 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::mnist::IMAGE_SIZE;
+use crate::mnist::{IMAGE_SIZE, PIXELS};
 
-/// Largest rotation, radians (12°).
-const ROTATION: f64 = 12.0 * std::f64::consts::PI / 180.0;
-/// Largest relative change of size.
-const SCALING: f64 = 0.1;
-/// Largest shift, pixels.
-const SHIFT: f64 = 2.0;
-/// Spacing of the elastic field's random control points, pixels.
-pub const ELASTIC_GRID: usize = 4;
-/// Largest elastic displacement at a control point, pixels.
-pub const ELASTIC_AMPLITUDE: f64 = 2.5;
+/// Default largest rotation, degrees.
+pub const ROTATION_DEGREES: f64 = 12.0;
+/// Default largest relative change of size.
+pub const SCALING: f64 = 0.1;
+/// Default largest shift, pixels.
+pub const SHIFT: f64 = 2.0;
+/// Default standard deviation of the elastic field's Gaussian, pixels (Simard et al.: 4).
+pub const ELASTIC_SIGMA: f64 = 4.0;
+/// Default scale of the elastic field, pixels (Simard et al.: 34).
+pub const ELASTIC_ALPHA: f64 = 34.0;
 
 /// Which distortions the training images get.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -40,23 +40,69 @@ pub enum Augment {
     None,
     /// Random rotation, scaling and shift.
     Affine,
-    /// A random smooth displacement field.
+    /// A random smooth displacement field (Simard et al., 2003).
     Elastic,
     /// Affine, then elastic.
     Both,
 }
 
+/// The distortions of a run: which kinds, and their sizes (the training configuration's
+/// `augment`, `rotation`, `scaling`, `shift`, `elastic_sigma` and `elastic_alpha`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Distortions {
+    /// Which kinds.
+    pub augment: Augment,
+    /// Largest rotation, degrees.
+    pub rotation: f64,
+    /// Largest relative change of size.
+    pub scaling: f64,
+    /// Largest shift, pixels.
+    pub shift: f64,
+    /// The elastic field's Gaussian standard deviation, pixels.
+    pub elastic_sigma: f64,
+    /// The elastic field's scale, pixels.
+    pub elastic_alpha: f64,
+}
+
+impl From<Augment> for Distortions {
+    /// These kinds at the default sizes.
+    fn from(augment: Augment) -> Self {
+        Self {
+            augment,
+            rotation: ROTATION_DEGREES,
+            scaling: SCALING,
+            shift: SHIFT,
+            elastic_sigma: ELASTIC_SIGMA,
+            elastic_alpha: ELASTIC_ALPHA,
+        }
+    }
+}
+
 impl Augment {
-    /// `pixels` (28x28 grey levels) distorted with random numbers drawn from `seed`.
+    /// `pixels` (28x28 grey levels) distorted at the default sizes with random numbers drawn
+    /// from `seed`.
     pub fn distort(self, pixels: &[u8], seed: u64) -> Vec<u8> {
-        if self == Augment::None {
+        Distortions::from(self).distort(pixels, seed)
+    }
+}
+
+impl Distortions {
+    /// The random affine map and elastic field of `seed`, as this run draws them.
+    fn draw(&self, seed: u64) -> (Option<Affine>, Option<Field>) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let affine = matches!(self.augment, Augment::Affine | Augment::Both)
+            .then(|| Affine::random(self, &mut rng));
+        let field = matches!(self.augment, Augment::Elastic | Augment::Both)
+            .then(|| Field::random(self, &mut rng));
+        (affine, field)
+    }
+
+    /// `pixels` (28x28 grey levels) distorted with random numbers drawn from `seed`.
+    pub fn distort(&self, pixels: &[u8], seed: u64) -> Vec<u8> {
+        if self.augment == Augment::None {
             return pixels.to_vec();
         }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let affine =
-            matches!(self, Augment::Affine | Augment::Both).then(|| Affine::random(&mut rng));
-        let field =
-            matches!(self, Augment::Elastic | Augment::Both).then(|| Field::random(&mut rng));
+        let (affine, field) = self.draw(seed);
         let centre = (IMAGE_SIZE as f64 - 1.0) / 2.0;
         let source = Bordered::new(pixels);
         let mut out = vec![0u8; pixels.len()];
@@ -77,7 +123,7 @@ impl Augment {
         for (i, out) in out.iter_mut().enumerate() {
             let (mut x, mut y) = ((i % IMAGE_SIZE) as f64, (i / IMAGE_SIZE) as f64);
             if let Some(field) = &field {
-                let (dx, dy) = field.at(x, y);
+                let (dx, dy) = field.at(i);
                 x += dx;
                 y += dy;
             }
@@ -100,13 +146,19 @@ struct Affine {
 }
 
 impl Affine {
-    fn random(rng: &mut StdRng) -> Self {
-        let angle = rng.random_range(-ROTATION..ROTATION);
-        let scale = 1.0 + rng.random_range(-SCALING..SCALING);
-        let shift = (
-            rng.random_range(-SHIFT..SHIFT),
-            rng.random_range(-SHIFT..SHIFT),
-        );
+    fn random(sizes: &Distortions, rng: &mut StdRng) -> Self {
+        // A symmetric range that may be empty (a size of 0: no such distortion).
+        let mut symmetric = |limit: f64| {
+            if limit > 0.0 {
+                rng.random_range(-limit..limit)
+            } else {
+                0.0
+            }
+        };
+        // Degrees to radians as the earlier constant was written (bit-identical distortions).
+        let angle = symmetric(sizes.rotation * std::f64::consts::PI / 180.0);
+        let scale = 1.0 + symmetric(sizes.scaling);
+        let shift = (symmetric(sizes.shift), symmetric(sizes.shift));
         // Output = R·s·input + shift, so input = R⁻¹·(output − shift)/s.
         let (sin, cos) = angle.sin_cos();
         Self {
@@ -134,41 +186,80 @@ impl Affine {
     }
 }
 
-/// Random displacements on a coarse grid of control points.
+/// A displacement for every pixel: Simard et al.'s uniform noise smoothed by a Gaussian.
 struct Field {
-    /// Control points per side.
-    side: usize,
-    /// `(dx, dy)` at each control point, row-major.
-    points: Vec<(f64, f64)>,
+    /// `(dx, dy)` of each pixel, row-major.
+    displacements: Vec<(f64, f64)>,
 }
 
 impl Field {
-    fn random(rng: &mut StdRng) -> Self {
-        let side = (IMAGE_SIZE - 1).div_ceil(ELASTIC_GRID) + 1;
-        let points = (0..side * side)
-            .map(|_| {
-                (
-                    rng.random_range(-ELASTIC_AMPLITUDE..ELASTIC_AMPLITUDE),
-                    rng.random_range(-ELASTIC_AMPLITUDE..ELASTIC_AMPLITUDE),
-                )
-            })
+    fn random(sizes: &Distortions, rng: &mut StdRng) -> Self {
+        let kernel = gaussian(sizes.elastic_sigma);
+        let mut smoothed = [[0.0f32; PIXELS]; 2];
+        for field in &mut smoothed {
+            let noise: Vec<f32> = (0..PIXELS).map(|_| rng.random_range(-1.0..1.0)).collect();
+            *field = smooth(&noise, &kernel);
+        }
+        let alpha = sizes.elastic_alpha;
+        let displacements = smoothed[0]
+            .iter()
+            .zip(&smoothed[1])
+            .map(|(&dx, &dy)| (alpha * f64::from(dx), alpha * f64::from(dy)))
             .collect();
-        Self { side, points }
+        Self { displacements }
     }
 
-    /// The displacement at pixel `(x, y)`, interpolated between control points.
-    fn at(&self, x: f64, y: f64) -> (f64, f64) {
-        let (gx, gy) = (x / ELASTIC_GRID as f64, y / ELASTIC_GRID as f64);
-        let (x0, y0) = (gx as usize, gy as usize);
-        let (x0, y0) = (x0.min(self.side - 2), y0.min(self.side - 2));
-        let (fx, fy) = (gx - x0 as f64, gy - y0 as f64);
-        let p = |x: usize, y: usize| self.points[y * self.side + x];
-        let lerp =
-            |a: (f64, f64), b: (f64, f64), t: f64| (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-        let top = lerp(p(x0, y0), p(x0 + 1, y0), fx);
-        let bottom = lerp(p(x0, y0 + 1), p(x0 + 1, y0 + 1), fx);
-        lerp(top, bottom, fy)
+    /// The displacement of pixel `i` (row-major).
+    fn at(&self, i: usize) -> (f64, f64) {
+        self.displacements[i]
     }
+}
+
+/// A Gaussian of standard deviation `sigma` sampled at the integers −r..=r, r = ⌈3σ⌉, summing
+/// to 1 (`[1]` for σ = 0: no smoothing).
+fn gaussian(sigma: f64) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil() as i64;
+    if radius == 0 {
+        return vec![1.0];
+    }
+    let weights: Vec<f64> = (-radius..=radius)
+        .map(|k| (-((k * k) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter().map(|w| (w / total) as f32).collect()
+}
+
+/// A 28x28 field convolved with the separable `kernel` along rows then columns, zero outside
+/// the image. Loops over the kernel's taps outermost, so each tap is one vector operation
+/// over a padded row.
+fn smooth(field: &[f32], kernel: &[f32]) -> [f32; PIXELS] {
+    let radius = kernel.len() / 2;
+    let width = IMAGE_SIZE + 2 * radius;
+    // Along the rows: each row inside zeros.
+    let mut rows = [0.0f32; PIXELS];
+    let mut padded = vec![0.0f32; width];
+    for (row, out) in field
+        .chunks_exact(IMAGE_SIZE)
+        .zip(rows.chunks_exact_mut(IMAGE_SIZE))
+    {
+        padded[radius..radius + IMAGE_SIZE].copy_from_slice(row);
+        for (tap, &w) in kernel.iter().enumerate() {
+            for (o, &p) in out.iter_mut().zip(&padded[tap..tap + IMAGE_SIZE]) {
+                *o += w * p;
+            }
+        }
+    }
+    // Along the columns: whole rows at a time, with rows of zeros above and below.
+    let mut tall = vec![0.0f32; width * IMAGE_SIZE];
+    tall[radius * IMAGE_SIZE..(radius + IMAGE_SIZE) * IMAGE_SIZE].copy_from_slice(&rows);
+    let mut out = [0.0f32; PIXELS];
+    for (tap, &w) in kernel.iter().enumerate() {
+        let shifted = &tall[tap * IMAGE_SIZE..(tap + IMAGE_SIZE) * IMAGE_SIZE];
+        for (o, &p) in out.iter_mut().zip(shifted) {
+            *o += w * p;
+        }
+    }
+    out
 }
 
 /// Side of [`Bordered`]'s copy: the image with a row or column of zeros on each side.
@@ -277,7 +368,6 @@ pub(super) fn to_grey(value: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mnist::PIXELS;
 
     /// A filled square in the middle of the image.
     fn square() -> Vec<u8> {
@@ -318,9 +408,11 @@ mod tests {
                 "{augment:?}: a new seed, a new image"
             );
             assert_ne!(a, image, "{augment:?} changed nothing");
-            // The digit stays a digit: most of its ink is kept and stays near the middle.
+            // The digit stays a digit: most of its ink is kept and stays near the middle (the
+            // elastic field stretches and squeezes parts of it: Simard's α 34 moves neighbouring
+            // pixels apart by up to about a third of a pixel).
             let ratio = mass(&a) / mass(&image);
-            assert!((0.7..1.3).contains(&ratio), "{augment:?}: ink ×{ratio}");
+            assert!((0.6..1.6).contains(&ratio), "{augment:?}: ink ×{ratio}");
             let corners = [0, IMAGE_SIZE - 1, PIXELS - IMAGE_SIZE, PIXELS - 1];
             assert!(corners.iter().all(|&c| a[c] == 0), "{augment:?}");
         }
@@ -370,17 +462,13 @@ mod tests {
     /// Distortion as plainly as it can be written: every pixel through the field and the
     /// inverse matrix, sampled by [`plain_sample`].
     fn plain_distort(augment: Augment, pixels: &[u8], seed: u64) -> Vec<u8> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let affine =
-            matches!(augment, Augment::Affine | Augment::Both).then(|| Affine::random(&mut rng));
-        let field =
-            matches!(augment, Augment::Elastic | Augment::Both).then(|| Field::random(&mut rng));
+        let (affine, field) = Distortions::from(augment).draw(seed);
         let centre = 13.5;
         (0..PIXELS)
             .map(|i| {
                 let (mut x, mut y) = ((i % IMAGE_SIZE) as f64, (i / IMAGE_SIZE) as f64);
                 if let Some(field) = &field {
-                    let (dx, dy) = field.at(x, y);
+                    let (dx, dy) = field.at(i);
                     (x, y) = (x + dx, y + dy);
                 }
                 if let Some(Affine { m, shift }) = &affine {
@@ -433,19 +521,112 @@ mod tests {
     }
 
     #[test]
-    fn the_elastic_field_is_smooth() {
+    fn smoothing_equals_the_plain_two_dimensional_sum() {
         let mut rng = StdRng::seed_from_u64(3);
-        let field = Field::random(&mut rng);
-        for y in 0..IMAGE_SIZE - 1 {
-            for x in 0..IMAGE_SIZE - 1 {
-                let (a, b) = (
-                    field.at(x as f64, y as f64),
-                    field.at(x as f64 + 1.0, y as f64),
-                );
-                // Neighbouring pixels move together: at most 2·amplitude/grid apart.
-                let limit = 2.0 * ELASTIC_AMPLITUDE / ELASTIC_GRID as f64 + 1e-9;
-                assert!((a.0 - b.0).abs() <= limit && (a.1 - b.1).abs() <= limit);
+        let noise: Vec<f32> = (0..PIXELS).map(|_| rng.random_range(-1.0..1.0)).collect();
+        for sigma in [0.0, 0.5, 1.0, 4.0, 8.0] {
+            let kernel = gaussian(sigma);
+            let total: f32 = kernel.iter().sum();
+            assert!(
+                (total - 1.0).abs() < 1e-5,
+                "σ {sigma}: weights sum to {total}"
+            );
+            let r = (kernel.len() / 2) as i64;
+            let smoothed = smooth(&noise, &kernel);
+            for y in 0..IMAGE_SIZE as i64 {
+                for x in 0..IMAGE_SIZE as i64 {
+                    let mut plain = 0.0f64;
+                    for i in -r..=r {
+                        for j in -r..=r {
+                            let (v, u) = (y + i, x + j);
+                            if (0..IMAGE_SIZE as i64).contains(&v)
+                                && (0..IMAGE_SIZE as i64).contains(&u)
+                            {
+                                plain += f64::from(kernel[(i + r) as usize])
+                                    * f64::from(kernel[(j + r) as usize])
+                                    * f64::from(noise[v as usize * IMAGE_SIZE + u as usize]);
+                            }
+                        }
+                    }
+                    let ours = f64::from(smoothed[y as usize * IMAGE_SIZE + x as usize]);
+                    assert!((ours - plain).abs() < 1e-5, "σ {sigma} at ({x}, {y})");
+                }
             }
+        }
+    }
+
+    #[test]
+    fn the_elastic_field_has_simards_scale_and_is_smooth() {
+        // Away from the edges each displacement is α·Σ w_i w_j u_ij with u uniform in −1..1:
+        // standard deviation α·(Σ w²)·sqrt(1/3); neighbours correlate as exp(−1/(4σ²)).
+        let sizes = Distortions::from(Augment::Elastic);
+        let kernel = gaussian(sizes.elastic_sigma);
+        let squares: f64 = kernel.iter().map(|&w| f64::from(w) * f64::from(w)).sum();
+        let expected = sizes.elastic_alpha * squares / 3f64.sqrt();
+        let centre = 14 * IMAGE_SIZE + 14;
+        let (mut sum_a, mut sum_aa, mut sum_ab, mut sum_bb, mut sum_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let n = 4000;
+        for seed in 0..n {
+            let (_, field) = sizes.draw(seed);
+            let field = field.expect("an elastic field");
+            let (a, b) = (field.at(centre).0, field.at(centre + 1).0);
+            (sum_a, sum_b) = (sum_a + a, sum_b + b);
+            (sum_aa, sum_ab, sum_bb) = (sum_aa + a * a, sum_ab + a * b, sum_bb + b * b);
+        }
+        let n = n as f64;
+        let var_a = sum_aa / n - (sum_a / n).powi(2);
+        let var_b = sum_bb / n - (sum_b / n).powi(2);
+        let covariance = sum_ab / n - sum_a * sum_b / (n * n);
+        let deviation = var_a.sqrt();
+        assert!(
+            (deviation / expected - 1.0).abs() < 0.05,
+            "standard deviation {deviation} px, expected {expected}"
+        );
+        assert!(
+            (1.2..1.6).contains(&expected),
+            "Simard's σ 4, α 34: {expected} px"
+        );
+        let correlation = covariance / (var_a * var_b).sqrt();
+        let smooth = (-1.0 / (4.0 * sizes.elastic_sigma.powi(2))).exp();
+        assert!(
+            (correlation - smooth).abs() < 0.02,
+            "neighbours correlate {correlation}, expected {smooth}"
+        );
+    }
+
+    #[test]
+    fn sizes_of_zero_distort_nothing() {
+        let still = Distortions {
+            augment: Augment::Both,
+            rotation: 0.0,
+            scaling: 0.0,
+            shift: 0.0,
+            elastic_sigma: 4.0,
+            elastic_alpha: 0.0,
+        };
+        for seed in 0..20 {
+            assert_eq!(still.distort(&square(), seed), square());
+        }
+        // Each size alone moves ink.
+        for sizes in [
+            Distortions {
+                rotation: 12.0,
+                ..still
+            },
+            Distortions {
+                scaling: 0.1,
+                ..still
+            },
+            Distortions {
+                shift: 2.0,
+                ..still
+            },
+            Distortions {
+                elastic_alpha: 34.0,
+                ..still
+            },
+        ] {
+            assert_ne!(sizes.distort(&square(), 1), square(), "{sizes:?}");
         }
     }
 }

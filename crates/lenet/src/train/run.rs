@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::optim::SgdConfig;
+use burn::optim::lr_scheduler::LrSchedulerConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::prelude::*;
 use burn::train::checkpoint::{
@@ -105,10 +107,11 @@ pub fn training_loader(
         first_epoch,
         device.clone(),
     );
-    match config.augment {
+    let distortions = config.distortions();
+    match distortions.augment {
         Augment::None => loader,
-        augment => loader.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
-            item.pixels = augment.distort(&item.pixels, seed)
+        _ => loader.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
+            item.pixels = distortions.distort(&item.pixels, seed)
         })),
     }
 }
@@ -306,14 +309,28 @@ pub fn train(
 
 /// The learning rate of every step of the run.
 fn scheduler(config: &TrainingConfig, train_images: usize) -> Result<ModuleLrScheduler> {
+    let steps_per_epoch = train_images.div_ceil(config.batch_size);
+    let eta = config.learning_rate;
+    let cosine = |epochs: usize| {
+        CosineAnnealingLrSchedulerConfig::new(eta, epochs * steps_per_epoch)
+            .with_min_lr(eta / 100.0)
+    };
+    let name = format!("{:?}", config.schedule).to_lowercase();
+    let invalid = |reason| TrainingOverrides::invalid("schedule", &name, reason);
     Ok(match config.schedule {
-        Schedule::Constant => config.learning_rate.into(),
-        Schedule::Cosine => {
-            let steps = config.epochs * train_images.div_ceil(config.batch_size);
-            CosineAnnealingLrSchedulerConfig::new(config.learning_rate, steps)
-                .with_min_lr(config.learning_rate / 100.0)
-                .init()
-                .map_err(|reason| TrainingOverrides::invalid("schedule", "cosine", reason))?
+        Schedule::Constant => eta.into(),
+        Schedule::Cosine => cosine(config.epochs).init().map_err(invalid)?,
+        Schedule::Tail => {
+            let constant_epochs = config.epochs - config.decay_epochs;
+            SequentialLrSchedulerConfig::new(
+                vec![
+                    LrSchedulerConfig::Constant(eta),
+                    LrSchedulerConfig::Cosine(cosine(config.decay_epochs)),
+                ],
+                vec![constant_epochs * steps_per_epoch],
+            )
+            .init()
+            .map_err(invalid)?
         }
     })
 }
