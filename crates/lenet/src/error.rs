@@ -146,6 +146,15 @@ pub enum LenetError {
         source: burn::store::PytorchStoreError,
     },
 
+    /// A file that is not an ONNX model (its protobuf does not decode as `ModelProto`).
+    #[error("{path}: not an ONNX model")]
+    Onnx {
+        /// The file.
+        path: PathBuf,
+        /// prost's decoding error.
+        source: prost::DecodeError,
+    },
+
     /// A saved model, checkpoint or artifact folder that cannot be used.
     #[error("{path}: {reason}")]
     Artifact {

@@ -31,6 +31,7 @@ pub mod loss;
 pub mod metric;
 pub mod mnist;
 pub mod model;
+pub mod onnx;
 pub mod settings;
 pub mod train;
 pub mod weights;

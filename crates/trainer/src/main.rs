@@ -4,7 +4,7 @@
 mod bench;
 mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -97,7 +97,8 @@ struct PredictArgs {
 struct ExportArgs {
     #[command(flatten)]
     model: ModelArg,
-    /// Output format: bpk (burnpack) or safetensors.
+    /// Output format: bpk (burnpack) or safetensors (the weights), or onnx (the whole model as
+    /// an ONNX graph, its deskewing included).
     #[arg(long, value_enum)]
     format: WeightFormat,
     /// The file to write.
@@ -147,7 +148,7 @@ struct ConvertArgs {
 
 #[derive(Args, Debug)]
 struct InspectArgs {
-    /// The weight file.
+    /// The weight file, or an ONNX model (.onnx: its graph is printed).
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Rename its tensors (FROM=TO, repeatable) before matching them to the network.
@@ -408,9 +409,18 @@ fn export(args: &ExportArgs) -> Result<Outcome> {
     let device = lenet::Backend::default().device()?;
     let model = args.model.load(&device)?;
     note_source(&model);
-    weights::save_with(&model.net, &args.out, &args.output.options(args.format))?;
+    write_model(&model, &args.out, &args.output.options(args.format))?;
     println!("wrote {}", args.out.display());
     Ok(Outcome::Finished)
+}
+
+/// Writes `model` as `options.format` says: its weights, or the whole model as ONNX.
+fn write_model(model: &TrainedModel, out: &Path, options: &SaveOptions) -> Result<()> {
+    match options.format {
+        WeightFormat::Onnx => lenet::onnx::export(model, out)?,
+        _ => weights::save_with(&model.net, out, options)?,
+    }
+    Ok(())
 }
 
 fn convert(args: &ConvertArgs) -> Result<Outcome> {
@@ -421,7 +431,7 @@ fn convert(args: &ConvertArgs) -> Result<Outcome> {
     }
     .load(&lenet::Backend::default().device()?)?;
     note_source(&model);
-    weights::save_with(&model.net, &args.out, &args.output.options(format))?;
+    write_model(&model, &args.out, &args.output.options(format))?;
     println!(
         "wrote {} ({}, {} parameters)",
         args.out.display(),
@@ -432,6 +442,11 @@ fn convert(args: &ConvertArgs) -> Result<Outcome> {
 }
 
 fn inspect(args: &InspectArgs) -> Result<Outcome> {
+    if WeightFormat::of(&args.file).ok() == Some(WeightFormat::Onnx) {
+        let model = lenet::onnx::read(&args.file)?;
+        print!("{}: {}", args.file.display(), lenet::onnx::describe(&model));
+        return Ok(Outcome::Finished);
+    }
     let file = WeightFile::read(&args.file)?;
     println!(
         "{}: {:?}, {} tensors, Linear weights in {} layout",

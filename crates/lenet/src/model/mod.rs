@@ -1,7 +1,7 @@
 //! The paper's "improved LeNet-5" (section 1.2): C1 conv → S2 subsampling → C3 conv →
 //! S4 subsampling → one fully connected layer, sigmoid activations throughout.
 
-mod subsampling;
+pub(crate) mod subsampling;
 
 use burn::module::{Initializer, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};

@@ -44,9 +44,9 @@ impl std::fmt::Display for Subsampling {
 }
 
 /// Centre of the paper variant's input (sigmoid outputs sit around ½).
-const PAPER_CENTRE: f64 = 0.5;
+pub(crate) const PAPER_CENTRE: f64 = 0.5;
 /// Gain of the paper variant: `1 / sigmoid'(0)`, so the layer starts with slope 1.
-const PAPER_GAIN: f64 = 4.0;
+pub(crate) const PAPER_GAIN: f64 = 4.0;
 
 /// A 2x2, stride-2 subsampling layer: a plain mean, or the paper's `sigmoid(4·(mean − ½) + b_j)`.
 #[derive(Module, Debug)]

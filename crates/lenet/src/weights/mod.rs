@@ -55,6 +55,9 @@ pub enum WeightFormat {
     /// A named MessagePack record of burn 0.13-0.21 (`.mpk`, `.mpk.gz`); read only.
     #[value(skip)]
     Mpk,
+    /// An ONNX graph of the whole model, its preprocessing included (`.onnx`, see
+    /// [`crate::onnx`]); written by `export` and described by `inspect`, not read as weights.
+    Onnx,
 }
 
 impl WeightFormat {
@@ -73,6 +76,7 @@ impl WeightFormat {
             Some("safetensors") => Ok(Self::Safetensors),
             Some("pt" | "pth") => Ok(Self::Pytorch),
             Some("mpk") => Ok(Self::Mpk),
+            Some("onnx") => Ok(Self::Onnx),
             Some("gz") if name.ends_with(".mpk.gz") => Ok(Self::Mpk),
             Some("bin") | Some("gz") if name.ends_with(".bin") || name.ends_with(".bin.gz") => {
                 Err(unknown(
@@ -84,7 +88,7 @@ impl WeightFormat {
             }
             _ => Err(unknown(
                 "unknown weight format: expected a .bpk, .safetensors, .pt, .pth, .mpk or \
-                 .mpk.gz file",
+                 .mpk.gz file (or .onnx to export)",
             )),
         }
     }
@@ -188,6 +192,15 @@ impl WeightFile {
                 (tensors, BTreeMap::new())
             }
             WeightFormat::Mpk => record::read(path)?,
+            WeightFormat::Onnx => {
+                return Err(LenetError::Artifact {
+                    path: path.to_path_buf(),
+                    reason: "an ONNX graph: this program writes ONNX (`trainer export --format \
+                             onnx`) and describes it (`trainer inspect`), but reads weights from \
+                             .bpk, .safetensors, .pt, .pth or .mpk files"
+                        .into(),
+                });
+            }
         };
         let file = Self {
             path: path.to_path_buf(),
@@ -240,7 +253,8 @@ impl WeightFile {
     pub fn layout(&self) -> Layout {
         match self.format {
             WeightFormat::Pytorch => Layout::Pytorch,
-            WeightFormat::Burnpack | WeightFormat::Mpk => Layout::Burn,
+            // ONNX's Gemm takes the weight as burn stores it, [in, out].
+            WeightFormat::Burnpack | WeightFormat::Mpk | WeightFormat::Onnx => Layout::Burn,
             WeightFormat::Safetensors => match self.metadata.get("layout").map(String::as_str) {
                 Some("burn") => Layout::Burn,
                 Some(_) => Layout::Pytorch,
@@ -518,6 +532,13 @@ pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()
         WeightFormat::Pytorch | WeightFormat::Mpk => Err(LenetError::Artifact {
             path: path.to_path_buf(),
             reason: "this format is read only; write .bpk or .safetensors (PyTorch loads those)"
+                .into(),
+        }),
+        WeightFormat::Onnx => Err(LenetError::Artifact {
+            path: path.to_path_buf(),
+            reason: "an ONNX graph holds the model's preprocessing beside its weights: write it \
+                     from a trained model with lenet::onnx::export (`trainer export --format \
+                     onnx`)"
                 .into(),
         }),
     }
