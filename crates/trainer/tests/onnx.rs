@@ -3,8 +3,10 @@
 //! `examples/onnx/mnist_onnxruntime.py`, the README's example, and must make exactly our
 //! predictions (so the same mistakes and test error) with outputs within 1e-4 of ours: for the
 //! shipped model (deskewed in the graph), a plain one, and one with the paper's subsampling and
-//! other sizes. System tier: needs Python with onnxruntime and onnx, which `.ci/run` installs
-//! (`LENET_PYTHON` names its interpreter).
+//! other sizes. The same in a browser: the README's page (`examples/onnx/index.html`,
+//! onnxruntime-web) in headless Chromium. System tier: needs Python with onnxruntime and onnx,
+//! Chromium, Node.js and the two npm folders, which `.ci/run` installs (`LENET_PYTHON` names
+//! the interpreter).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +64,71 @@ fn onnxruntime(model: &Path, scratch: &Path) -> (Vec<(usize, Vec<f32>)>, String)
     (rows, stdout)
 }
 
+/// What the browser example computed with onnxruntime-web: every test image's digit, the
+/// outputs of the first 100, and the mistakes.
+struct Browser {
+    predictions: Vec<usize>,
+    outputs: Vec<Vec<f32>>,
+    mistakes: usize,
+}
+
+/// Serves the browser example with the model `onnx` and the MNIST test files from a scratch
+/// folder and reads what the page computed in Chromium.
+fn browser(onnx: &Path, scratch: &Path) -> Browser {
+    let example = repository().join("examples/onnx");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    for (folder, what) in [(&example, "onnxruntime-web"), (&driver, "puppeteer-core")] {
+        assert!(
+            folder.join("node_modules").join(what).is_dir(),
+            "{what} is not installed: run `npm ci --prefix {}` (.ci/run does)",
+            folder.display()
+        );
+    }
+    let site = scratch.join("site");
+    let _ = std::fs::remove_dir_all(&site);
+    std::fs::create_dir(&site).unwrap();
+    let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, site.join(name));
+    link(&example.join("index.html"), "index.html").unwrap();
+    link(&example.join("node_modules"), "node_modules").unwrap();
+    link(onnx, "lenet.onnx").unwrap();
+    for name in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        link(&mnist_dir().join(name), name).unwrap();
+    }
+    let out = Command::new("node")
+        .arg(driver.join("onnx.mjs"))
+        .arg(&site)
+        .output()
+        .expect("node runs (install Node.js and Debian's chromium; .ci/run does)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page's JSON");
+    assert!(page["error"].is_null(), "the page failed: {page}");
+    let numbers = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    Browser {
+        predictions: numbers(&page["predictions"])
+            .into_iter()
+            .map(|d| d as usize)
+            .collect(),
+        outputs: page["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(numbers)
+            .collect(),
+        mistakes: page["mistakes"].as_u64().unwrap() as usize,
+    }
+}
+
 /// Exports `model` (any form `--model` takes; `None`: the shipped one), runs it in onnxruntime
 /// and compares it with our own predictions on the test images.
 fn check(model: Option<&Path>, name: &str, scratch: &Path, expect_deskew: bool) {
@@ -105,6 +172,23 @@ fn check(model: Option<&Path>, name: &str, scratch: &Path, expect_deskew: bool) 
         }
     }
     assert!(largest < 1e-4, "{name}: outputs differ by {largest}");
+
+    let web = browser(&onnx, scratch);
+    assert_eq!(web.mistakes, mistakes, "{name}: onnxruntime-web's mistakes");
+    let ours_digits: Vec<usize> = predictions.iter().map(|p| p.class).collect();
+    assert!(
+        web.predictions == ours_digits,
+        "{name}: onnxruntime-web's predictions"
+    );
+    assert_eq!(web.outputs.len(), 100, "{name}");
+    for (i, (theirs, ours)) in web.outputs.iter().zip(&predictions).enumerate() {
+        for (a, b) in theirs.iter().zip(ours.outputs) {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{name}: image {i} in the browser: {a} against {b}"
+            );
+        }
+    }
     let error = format!(
         "test error: {:.2} % ({mistakes} of",
         mistakes as f64 / 100.0

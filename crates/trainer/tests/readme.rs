@@ -1,6 +1,7 @@
 //! Every `trainer` command the README shows, run as written (the real binary in place of
 //! `cargo run --release --bin trainer --`, through bash so globs expand), from a scratch folder
-//! laid out like the checkout: `assets/` and `crates/` of the repository, `../shared/data/mnist`.
+//! laid out like the checkout: `assets/` and `crates/` of the repository, an empty
+//! `examples/onnx/`, `../shared/data/mnist`.
 //! Long trainings are cut to one epoch and servers to their start and a SIGTERM; nothing else
 //! is changed, so a command that fails for a user fails here.
 
@@ -81,6 +82,9 @@ fn every_command_of_the_readme_runs_as_written() {
         &checkout.join("crates/lenet/tests/fixtures"),
     );
     link(&mnist_dir(), &scratch.path().join("shared/data/mnist"));
+    // The folder the ONNX example writes into (its files, not a link: nothing is written into
+    // the repository).
+    std::fs::create_dir_all(checkout.join("examples/onnx")).unwrap();
     let binary = env!("CARGO_BIN_EXE_trainer");
 
     for command in &commands {

@@ -248,3 +248,74 @@ pub fn describe(model: &ModelProto) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LeNetConfig, Subsampling};
+    use crate::{Backend, TrainingConfig};
+
+    fn model(config: TrainingConfig) -> TrainedModel {
+        let device = Backend::default().device().unwrap();
+        let net = config.model.init_seeded(&device, 3);
+        TrainedModel::new(config, net, "memory".into(), &device)
+    }
+
+    #[test]
+    fn the_graph_round_trips_through_protobuf_and_describes_itself() {
+        let config = TrainingConfig::default().with_deskew(true).with_model(
+            LeNetConfig::new()
+                .with_c1(4)
+                .with_c3(7)
+                .with_kernel_size(3)
+                .with_subsampling(Subsampling::Paper),
+        );
+        let onnx = to_onnx(&model(config));
+        let decoded = ModelProto::decode(onnx.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded, onnx);
+        let text = describe(&decoded);
+        for needle in [
+            "opset ai.onnx 17",
+            "input image: float [N, 1, 28, 28]",
+            "output outputs: float [N, 10]",
+            "c1.weight float [4, 1, 3, 3]",
+            "s2.bias float [1, 4, 1, 1]",
+            "fc.weight float [175, 10]",
+            "Conv 2",
+            "GatherElements 2",
+            "metadata preprocessing = deskew",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+        // Without deskewing the graph starts at the network, and has no subsampling biases with
+        // mean subsampling.
+        let plain = describe(&to_onnx(&model(TrainingConfig::default())));
+        assert!(plain.contains("Conv(image, c1.weight, c1.bias)"), "{plain}");
+        assert!(
+            !plain.contains("GatherElements") && !plain.contains("s2.bias"),
+            "{plain}"
+        );
+        assert!(plain.contains("metadata preprocessing = none"), "{plain}");
+    }
+
+    #[test]
+    fn files_that_are_not_onnx_models_are_refused_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("weights.onnx");
+        std::fs::write(&garbage, b"\xff\xff\xff not protobuf").unwrap();
+        let error = read(&garbage).unwrap_err().to_string();
+        assert!(error.contains("weights.onnx: not an ONNX model"), "{error}");
+        // Valid protobuf without a graph.
+        let empty = dir.path().join("empty.onnx");
+        std::fs::write(&empty, ModelProto::default().encode_to_vec()).unwrap();
+        let error = read(&empty).unwrap_err().to_string();
+        assert!(
+            error.contains("empty.onnx") && error.contains("without a graph"),
+            "{error}"
+        );
+        // Writing into a missing folder names the file and leaves nothing behind.
+        let missing = dir.path().join("no/such/folder/model.onnx");
+        let error = export(&model(TrainingConfig::default()), &missing).unwrap_err();
+        assert!(error.to_string().contains("model.onnx"), "{error}");
+    }
+}
