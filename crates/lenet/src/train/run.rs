@@ -353,3 +353,68 @@ pub fn check_checkpoint(
     };
     RunFolder::new(dir).check_restorable(epoch, model)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The learning rate of every step of a run of `config` on `images` training images.
+    fn rates(config: &TrainingConfig, images: usize) -> Vec<f64> {
+        let mut scheduler = scheduler(config, images).unwrap();
+        let steps = config.epochs * images.div_ceil(config.batch_size);
+        (0..steps).map(|_| scheduler.step().base()).collect()
+    }
+
+    #[test]
+    fn the_tail_keeps_eta_then_falls_along_a_half_cosine_to_a_hundredth() {
+        // 5 epochs of 100 images at batch 10: 50 steps, the last 2 epochs (20 steps) decaying.
+        let config = TrainingConfig::default()
+            .with_epochs(5)
+            .with_batch_size(10)
+            .with_learning_rate(0.8)
+            .with_schedule(Schedule::Tail)
+            .with_decay_epochs(2);
+        let tailed = rates(&config, 100);
+        assert_eq!(tailed.len(), 50);
+        assert!(tailed[..30].iter().all(|&r| r == 0.8), "{tailed:?}");
+        let tail = &tailed[30..];
+        assert!(
+            tail.windows(2).all(|w| w[1] < w[0]),
+            "falls every step: {tail:?}"
+        );
+        // A half cosine from η to η/100 over the 20 steps: halfway at step 10.
+        let cosine =
+            |t: f64| 0.008 + (0.8 - 0.008) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0;
+        for (i, &r) in tail.iter().enumerate() {
+            assert!(
+                (r - cosine(i as f64 / 20.0)).abs() < 1e-9,
+                "step {i} of the tail: {r}"
+            );
+        }
+        // The constant schedule never changes; cosine starts falling at once.
+        let constant = rates(&config.clone().with_schedule(Schedule::Constant), 100);
+        assert!(constant.iter().all(|&r| r == 0.8));
+        let cosine_all = rates(&config.clone().with_schedule(Schedule::Cosine), 100);
+        assert!(
+            cosine_all[1] < 0.8 && cosine_all[49] < 0.02,
+            "{cosine_all:?}"
+        );
+    }
+
+    #[test]
+    fn a_tail_as_long_as_the_run_is_refused_naming_both_settings() {
+        let config = TrainingConfig::default()
+            .with_epochs(10)
+            .with_schedule(Schedule::Tail)
+            .with_decay_epochs(10);
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("decay-epochs = 10") && error.contains("--epochs (10)"),
+            "{error}"
+        );
+        let steep = TrainingConfig::default()
+            .with_schedule(Schedule::Tail)
+            .with_learning_rate(2.0);
+        assert!(steep.validate().unwrap_err().to_string().contains("lr = 2"));
+    }
+}
