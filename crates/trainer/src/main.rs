@@ -406,6 +406,22 @@ fn predict(args: &PredictArgs) -> Result<Outcome> {
 }
 
 fn export(args: &ExportArgs) -> Result<Outcome> {
+    // A file named for one format holding another would load as neither.
+    if let Ok(named) = WeightFormat::of(&args.out)
+        && named != args.format
+    {
+        let name = |format: WeightFormat| {
+            clap::ValueEnum::to_possible_value(&format)
+                .map_or_else(|| format!("{format:?}"), |v| v.get_name().to_string())
+        };
+        anyhow::bail!(
+            "--out {} is named for --format {}, not {}: give the file the format's extension \
+             (.bpk, .safetensors, .onnx) or change --format",
+            args.out.display(),
+            name(named),
+            name(args.format)
+        );
+    }
     let device = lenet::Backend::default().device()?;
     let model = args.model.load(&device)?;
     note_source(&model);

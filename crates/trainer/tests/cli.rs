@@ -591,6 +591,39 @@ fn export_writes_safetensors_that_load_back_through_every_command() {
         exported.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // A file named for one format is not written in another; an ONNX model is not weights.
+    let onnx = dir.path().join("lenet.onnx");
+    let model = artifacts.to_str().unwrap();
+    let out = run(&[
+        "export",
+        "--model",
+        model,
+        "--format",
+        "bpk",
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    assert_clean_error(&out, "is named for --format onnx, not bpk");
+    assert!(!onnx.exists(), "nothing written");
+    let out = run(&[
+        "export",
+        "--model",
+        model,
+        "--format",
+        "onnx",
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["predict", "--model", onnx.to_str().unwrap(), "x.png"]);
+    assert_clean_error(&out, "lenet.onnx: an ONNX graph");
+    let out = run(&["inspect", onnx.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Gemm(") && text.contains("metadata training_config = {"),
+        "{text}"
+    );
     let digit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/digits/7.png");
     let from_bpk = run(&[
         "predict",

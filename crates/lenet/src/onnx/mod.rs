@@ -25,7 +25,7 @@ use prost::Message;
 use self::builder::{Dim, GraphBuilder, float_value};
 use self::proto::{ModelProto, OperatorSetIdProto, StringStringEntryProto};
 use crate::error::{LenetError, Result};
-use crate::eval::TrainedModel;
+use crate::eval::{ConfigSource, TrainedModel};
 use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
 
 /// The ONNX operator set the graph uses (ONNX 1.12, 2022: every current runtime reads it).
@@ -80,12 +80,20 @@ pub fn to_onnx(model: &TrainedModel) -> ModelProto {
         ("output", OUTPUT_CONVENTION.to_string()),
         ("preprocessing", preprocessing.to_string()),
         ("network", model.describe()),
-        (
-            "training_config",
-            serde_json::to_string(&model.config).unwrap_or_default(),
-        ),
         ("source", model.path.display().to_string()),
     ];
+    // The training configuration only when the run saved it: another program's model has none
+    // (its network was read from its tensors' shapes), and defaults would misstate it.
+    match &model.source {
+        ConfigSource::Saved(_) => metadata.push((
+            "training_config",
+            serde_json::to_string(&model.config).unwrap_or_default(),
+        )),
+        ConfigSource::Inferred(reason) => metadata.push((
+            "training_config",
+            format!("unknown ({reason}; the network was read from its tensors' shapes)"),
+        )),
+    }
     if let Some(evaluation) = &model.evaluation {
         metadata.push(("test_error_percent", format!("{}", evaluation.test_error)));
     }
