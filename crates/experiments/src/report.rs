@@ -95,13 +95,19 @@ fn curve_section(out: &mut String, result: &StudyResult, curve: Curve, rel: &str
                 .map(|p| p.x)
                 .fold(0.0, f64::max);
             let levels = levels(result);
+            // Validation runs test on held-out training images, never on the test set.
+            let split = if result.validation {
+                "validation"
+            } else {
+                "test"
+            };
             let level_heads: String = levels
                 .iter()
                 .map(|l| format!(" first epoch with mean ≤ {} % |", number(*l)))
                 .collect();
             let _ = writeln!(
                 out,
-                "**Measured** ({seeds}; test error % after the epoch, mean [min–max]):\n\n\
+                "**Measured** ({seeds}; {split} error % after the epoch, mean [min–max]):\n\n\
                  | | epoch 1 | epoch 5 | epoch 10 | epoch 20 | epoch {last:.0} |{level_heads}\n\
                  |---|---|---|---|---|---|{}",
                 "---|".repeat(levels.len())
@@ -383,6 +389,7 @@ pub fn write(
         result.discussion = study.discussion.clone();
         if let Some(curves) = study.curves() {
             result.levels = curves.levels.clone();
+            result.validation = curves.base.holdout.is_some();
         }
         results.push(result);
     }

@@ -208,6 +208,11 @@ pub struct StudyResult {
     pub table: Vec<TableRow>,
     /// Figure file stem inside the results folder (`<stem>.png`, `<stem>.svg`).
     pub figure: Option<String>,
+    /// Curve studies: whether the runs were tested on a validation split of the training set
+    /// (`holdout` in the study's base) instead of the test set (from the definition, like the
+    /// title).
+    #[serde(skip)]
+    pub validation: bool,
 }
 
 impl StudyResult {

@@ -32,6 +32,24 @@ set = { batch_size = 50, learning_rate = 0.5 }
 seeds = [7, 8]
 "#;
 
+/// A curve study on a validation split (`holdout`): the report says so.
+const VALIDATION: &str = r#"
+name = "mini_validation"
+title = "Mini: validation"
+claim = "Chosen on held-out training images."
+curve = "test_error"
+seeds = [5]
+few_seeds_reason = "a miniature"
+[base]
+epochs = 1
+holdout = 1000
+train_size = 300
+test_size = 100
+batch_size = 20
+[[variant]]
+label = "held out"
+"#;
+
 const MSE: &str = r#"
 name = "mini_mse"
 title = "Mini: MSE"
@@ -145,6 +163,7 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
         ("a_curves.toml", CURVES),
         ("b_mse.toml", MSE),
         ("c_table.toml", TABLE),
+        ("d_validation.toml", VALIDATION),
     ]);
     let results = root.path().join("results");
     let report = root.path().join("REPORT.md");
@@ -280,7 +299,8 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
     for needle in [
         "## Mini: batch size",
         "Smaller batches converge faster.",
-        "(1-2 seeds;",
+        "(1-2 seeds; test error % after the epoch",
+        "(1 seed; validation error % after the epoch",
         "first epoch with mean ≤ 95 % |",
         "- batch 50: 7: ",
         "mini_batch/mini_batch.png",
