@@ -11,9 +11,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lenet::data::{MnistSplits, all_items};
+use lenet::data::{DigitItem, MnistSplits, all_items};
 use lenet::{Backend, TrainedModel};
 
+#[path = "support/node.rs"]
+mod node;
+use node::run_script;
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
@@ -76,14 +79,11 @@ struct Browser {
 /// folder and reads what the page computed in Chromium.
 fn browser(onnx: &Path, scratch: &Path) -> Browser {
     let example = repository().join("examples/onnx");
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    for (folder, what) in [(&example, "onnxruntime-web"), (&driver, "puppeteer-core")] {
-        assert!(
-            folder.join("node_modules").join(what).is_dir(),
-            "{what} is not installed: run `npm ci --prefix {}` (.ci/run does)",
-            folder.display()
-        );
-    }
+    assert!(
+        example.join("node_modules/onnxruntime-web").is_dir(),
+        "onnxruntime-web is not installed: run `npm ci --prefix {}` (.ci/run does)",
+        example.display()
+    );
     let site = scratch.join("site");
     let _ = std::fs::remove_dir_all(&site);
     std::fs::create_dir(&site).unwrap();
@@ -94,18 +94,7 @@ fn browser(onnx: &Path, scratch: &Path) -> Browser {
     for name in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
         link(&mnist_dir().join(name), name).unwrap();
     }
-    let out = Command::new("node")
-        .arg(driver.join("onnx.mjs"))
-        .arg(&site)
-        .output()
-        .expect("node runs (install Node.js and Debian's chromium; .ci/run does)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let page: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page's JSON");
+    let page = run_script("onnx.mjs", &[site.as_os_str()]);
     assert!(page["error"].is_null(), "the page failed: {page}");
     let numbers = |v: &serde_json::Value| -> Vec<f32> {
         v.as_array()
@@ -131,7 +120,13 @@ fn browser(onnx: &Path, scratch: &Path) -> Browser {
 
 /// Exports `model` (any form `--model` takes; `None`: the shipped one), runs it in onnxruntime
 /// and compares it with our own predictions on the test images.
-fn check(model: Option<&Path>, name: &str, scratch: &Path, expect_deskew: bool) {
+fn check(
+    model: Option<&Path>,
+    name: &str,
+    scratch: &Path,
+    expect_deskew: bool,
+    test: &[DigitItem],
+) {
     let onnx = scratch.join(format!("{name}.onnx"));
     let mut args = vec![
         "export",
@@ -156,7 +151,6 @@ fn check(model: Option<&Path>, name: &str, scratch: &Path, expect_deskew: bool) 
         None => TrainedModel::shipped(&device).unwrap(),
     };
     assert_eq!(ours.config.deskew, expect_deskew, "{name}");
-    let test = all_items(&MnistSplits::from_dir(&mnist_dir()).unwrap().test).unwrap();
     let predictions = ours.predict(test.iter().map(|item| item.pixels.clone()).collect());
     assert_eq!(theirs.len(), test.len(), "{name}: one line per test image");
 
@@ -207,6 +201,8 @@ fn check(model: Option<&Path>, name: &str, scratch: &Path, expect_deskew: bool) 
 fn onnxruntime_makes_our_predictions_from_raw_pixels() {
     let scratch = tempfile::tempdir().unwrap();
     let mnist = mnist_dir();
+    // The test images as our side reads them, once for the three models.
+    let test = all_items(&MnistSplits::from_dir(&mnist).unwrap().test).unwrap();
     let train = |name: &str, flags: &[&str]| {
         let folder = scratch.path().join(name);
         let mut args = vec![
@@ -225,9 +221,9 @@ fn onnxruntime_makes_our_predictions_from_raw_pixels() {
         trainer(&args);
         folder
     };
-    check(None, "shipped", scratch.path(), true);
+    check(None, "shipped", scratch.path(), true, &test);
     let plain = train("plain", &[]);
-    check(Some(&plain), "plain", scratch.path(), false);
+    check(Some(&plain), "plain", scratch.path(), false, &test);
     let paper = train(
         "paper",
         &[
@@ -242,5 +238,5 @@ fn onnxruntime_makes_our_predictions_from_raw_pixels() {
             "4",
         ],
     );
-    check(Some(&paper), "paper", scratch.path(), true);
+    check(Some(&paper), "paper", scratch.path(), true, &test);
 }

@@ -2,6 +2,7 @@
 //! with good and bad requests, the page in a real browser (Debian's Chromium, driven by
 //! `tests/browser/page.mjs`), and a clean stop on SIGTERM.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,7 +10,10 @@ use std::time::Duration;
 
 #[path = "support/images.rs"]
 mod images;
+#[path = "support/node.rs"]
+mod node;
 use images::huge_png_header;
+use node::run_script;
 
 use reqwest::StatusCode;
 
@@ -357,31 +361,14 @@ async fn futures_all(client: &reqwest::Client, url: &str, png: &[u8], n: usize) 
 #[test]
 #[ignore = "system tier: needs Chromium, Node.js and puppeteer-core; .ci/run installs them and runs it"]
 fn a_person_draws_digits_and_opens_an_image_in_chromium() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/puppeteer-core").is_dir(),
-        "puppeteer-core is not installed: run `npm ci --prefix {}` (.ci/run does)",
-        browser_dir.display()
-    );
     let server = Server::start(&[]);
     let screenshot = std::env::var_os("LENET_SCREENSHOT").map(PathBuf::from);
-    let mut node = Command::new("node");
-    node.arg(browser_dir.join("page.mjs"))
-        .arg(&server.url)
-        .arg(assets().join("digits/3.png"));
+    let digit = assets().join("digits/3.png");
+    let mut args = vec![OsStr::new(&server.url), digit.as_os_str()];
     if let Some(path) = &screenshot {
-        node.arg(path);
+        args.push(path.as_os_str());
     }
-    let output = node
-        .output()
-        .expect("node runs (install Node.js and Debian's chromium; .ci/run does)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let page: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page's JSON");
+    let page = run_script("page.mjs", &args);
     // On a phone-sized screen the page needs no sideways scrolling, and a finger draws too.
     let phone = &page["phone"];
     let width = phone["width"].as_f64().unwrap();

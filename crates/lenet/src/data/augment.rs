@@ -78,14 +78,6 @@ impl From<Augment> for Distortions {
     }
 }
 
-impl Augment {
-    /// `pixels` (28x28 grey levels) distorted at the default sizes with random numbers drawn
-    /// from `seed`.
-    pub fn distort(self, pixels: &[u8], seed: u64) -> Vec<u8> {
-        Distortions::from(self).distort(pixels, seed)
-    }
-}
-
 impl Distortions {
     /// The random affine map and elastic field of `seed`, as this run draws them.
     fn draw(&self, seed: u64) -> (Option<Affine>, Option<Field>) {
@@ -389,22 +381,22 @@ mod tests {
 
     #[test]
     fn none_leaves_the_image_as_it_is() {
-        assert_eq!(Augment::None.distort(&square(), 1), square());
+        assert_eq!(
+            Distortions::from(Augment::None).distort(&square(), 1),
+            square()
+        );
     }
 
     #[test]
     fn distortions_move_ink_a_little_repeatably_and_differently_per_seed() {
         let image = square();
         for augment in [Augment::Affine, Augment::Elastic, Augment::Both] {
-            let a = augment.distort(&image, 7);
-            assert_eq!(
-                a,
-                augment.distort(&image, 7),
-                "{augment:?}: the seed decides"
-            );
+            let sizes = Distortions::from(augment);
+            let a = sizes.distort(&image, 7);
+            assert_eq!(a, sizes.distort(&image, 7), "{augment:?}: the seed decides");
             assert_ne!(
                 a,
-                augment.distort(&image, 8),
+                sizes.distort(&image, 8),
                 "{augment:?}: a new seed, a new image"
             );
             assert_ne!(a, image, "{augment:?} changed nothing");
@@ -494,7 +486,7 @@ mod tests {
             for augment in [Augment::Affine, Augment::Elastic, Augment::Both] {
                 for seed in 0..300 {
                     assert_eq!(
-                        augment.distort(&image, seed),
+                        Distortions::from(augment).distort(&image, seed),
                         plain_distort(augment, &image, seed),
                         "{augment:?}, seed {seed}"
                     );

@@ -50,7 +50,7 @@ impl Dims {
 /// parameter's value is shared with the module) element by element through its dynamic-rank
 /// iterator, which at batch 10 cost a quarter of ndarray's training step (`perf`: ndarray's
 /// `next_for`, 13 % of an epoch's samples). The copy is one vectorised pass.
-fn host_values<const D: usize>(param: &Param<Tensor<D>>) -> Vec<f32> {
+pub(crate) fn host_values<const D: usize>(param: &Param<Tensor<D>>) -> Vec<f32> {
     param
         .val()
         .inner()

@@ -4,7 +4,7 @@
 //! answers from raw MNIST-form images; and such a file read back and described (`inspect`).
 //!
 //! - [`proto`]: the messages of `onnx.proto`, encoded and decoded by `prost`;
-//! - [`builder`](self): a graph built node by node;
+//! - `builder`: a graph built node by node;
 //! - `network`: the deskewing and the network as operators.
 //!
 //! Written here rather than with burn-onnx's exporter: that exporter traces burn's tensor
@@ -36,6 +36,8 @@ pub const IR_VERSION: i64 = 8;
 pub const INPUT: &str = "image";
 /// The graph's output.
 pub const OUTPUT: &str = "outputs";
+/// The name of the input's and output's first dimension, the number of images.
+const BATCH: &str = "N";
 /// What the input holds, as written into the model's metadata (`input`).
 pub const INPUT_CONVENTION: &str = "image: float32 [N, 1, 28, 28], N any; MNIST-form images \
      (a white digit on black, centred by its centre of mass in 28x28), grey levels divided by 255 \
@@ -53,11 +55,10 @@ pub fn to_onnx(model: &TrainedModel) -> ModelProto {
         INPUT.to_string()
     };
     network::lenet(&mut b, &model.net, &images, OUTPUT);
-    let batch = Dim::Named("N");
     let input = float_value(
         INPUT,
         &[
-            batch,
+            Dim::Named(BATCH),
             Dim::Fixed(1),
             Dim::Fixed(IMAGE_SIZE),
             Dim::Fixed(IMAGE_SIZE),
@@ -66,7 +67,7 @@ pub fn to_onnx(model: &TrainedModel) -> ModelProto {
     );
     let output = float_value(
         OUTPUT,
-        &[Dim::Named("N"), Dim::Fixed(NUM_CLASSES)],
+        &[Dim::Named(BATCH), Dim::Fixed(NUM_CLASSES)],
         OUTPUT_CONVENTION,
     );
     let preprocessing = if model.config.deskew {

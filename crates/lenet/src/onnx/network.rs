@@ -95,16 +95,10 @@ pub(super) fn deskew(b: &mut GraphBuilder, input: &str) -> String {
     b.op("Div", &[&rounded, &white], &[])
 }
 
-/// A parameter's values on the host, in its layout (burn's: `[out, in, k, k]` for a
+/// A parameter's shape and values on the host, in its layout (burn's: `[out, in, k, k]` for a
 /// convolution, `[in, out]` for a linear layer).
 fn values<const D: usize>(param: &Param<Tensor<D>>) -> (Vec<usize>, Vec<f32>) {
-    let tensor = param.val();
-    let dims = tensor.dims().to_vec();
-    let values = tensor
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .expect("f32 parameters");
-    (dims, values)
+    (param.dims().to_vec(), crate::fused::host_values(param))
 }
 
 /// Appends the network `net` applied to `images` (float32 `[N, 1, 28, 28]`); its output,

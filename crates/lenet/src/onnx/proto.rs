@@ -113,11 +113,7 @@ pub struct AttributeProto {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum AttributeType {
-    Float = 1,
     Int = 2,
-    String = 3,
-    Tensor = 4,
-    Floats = 6,
     Ints = 7,
 }
 
@@ -147,7 +143,6 @@ pub struct TensorProto {
 pub enum DataType {
     Float = 1,
     Int64 = 7,
-    Bool = 9,
     Double = 11,
 }
 

@@ -7,7 +7,7 @@
 import { createReadStream, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
-import puppeteer from "puppeteer-core";
+import { launch } from "./chromium.mjs";
 
 const [folder, screenshot] = process.argv.slice(2);
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
@@ -26,12 +26,7 @@ const server = createServer((request, response) => {
   createReadStream(file).pipe(response);
 });
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1000, height: 720 });

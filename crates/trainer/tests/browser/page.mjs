@@ -4,16 +4,10 @@
 // (crates/trainer/tests/serve.rs) checks it.
 //
 //   node page.mjs URL IMAGE [SCREENSHOT.png]
-import puppeteer from "puppeteer-core";
+import { launch } from "./chromium.mjs";
 
 const [url, image, screenshot] = process.argv.slice(2);
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // As root in a sandbox-less container, and without the network calls Chromium makes at start.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1000, height: 720 });
