@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::train::{ClassificationOutput, TrainOutput};
 
 use crate::data::DigitBatch;
-use crate::fused::{self, kernels::HostNet};
+use crate::fused::{self, HostNet};
 use crate::loss;
 use crate::mnist::{IMAGE_SIZE, NUM_CLASSES, PIXELS};
 use crate::model::LeNet;
@@ -47,12 +47,10 @@ impl Compute {
             Compute::Fused => {
                 let device = batch.images.device();
                 sweep_autodiff_graphs(&device);
-                let host = HostNet::from_model(net);
+                let host = fused::host_net(net);
                 let step = fused::train_step(&host, &batch.pixels, &batch.labels, lambda);
                 TrainOutput {
-                    grads: step
-                        .grads
-                        .into_gradients(net, &device.clone().without_autodiff()),
+                    grads: fused::gradients(step.grads, net, &device.clone().without_autodiff()),
                     item: classification_output(step.loss, step.outputs, batch.targets, &device),
                 }
             }
@@ -65,7 +63,7 @@ impl Compute {
             Compute::Composed => composed_step(net, batch, lambda),
             Compute::Fused => {
                 let device = batch.images.device();
-                let host = HostNet::from_model(net);
+                let host = fused::host_net(net);
                 let outputs = fused::forward(&host, &batch.pixels);
                 let loss = fused::objective(&host, &outputs, &batch.labels, lambda);
                 classification_output(loss, outputs, batch.targets, &device)
@@ -78,7 +76,7 @@ impl Compute {
     pub(crate) fn runner(self, net: &LeNet, device: &Device) -> Runner {
         Runner(match self {
             Compute::Composed => Prepared::Composed(Box::new(net.clone()), device.clone()),
-            Compute::Fused => Prepared::Fused(HostNet::from_model(net)),
+            Compute::Fused => Prepared::Fused(fused::host_net(net)),
         })
     }
 }

@@ -21,20 +21,9 @@ pub fn squared_error(outputs: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     (diff.clone() * diff).sum().div_scalar(2.0 * batch as f64)
 }
 
-/// One image's share of the data term before the mean, `½‖t − y‖²`, on the host: `outputs`
-/// its 10 outputs, `target` its class. What the fused path and the evaluation sum (the tensor
-/// form above is what autodiff differentiates).
-pub fn half_squared_error(outputs: &[f32], target: usize) -> f64 {
-    let squared: f64 = outputs
-        .iter()
-        .enumerate()
-        .map(|(class, &y)| {
-            let diff = f64::from(y) - if class == target { 1.0 } else { 0.0 };
-            diff * diff
-        })
-        .sum();
-    0.5 * squared
-}
+/// One image's share of the data term before the mean, `½‖t − y‖²`, on the host (defined
+/// beside the kernels that sum it).
+pub use lenet_kernels::half_squared_error;
 
 /// The decay term `λ/2 Σ W²` over `weights`.
 ///

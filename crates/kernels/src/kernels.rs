@@ -6,7 +6,7 @@
 //! - C1 (one input map, `c1` small maps) is a direct convolution: each output row is computed
 //!   [`LANES`] pixels at a time with the kernel's taps as multiply-adds, which the compiler turns
 //!   into vector instructions (the loops run inside pulp's run-time dispatch, AVX2 and FMA where
-//!   the processor has them). Its maps are stored map-major, `[c1][h1][w1p]` (CHW, rows padded
+//!   the processor has them, one dispatched function per stage of the pass). Its maps are stored map-major, `[c1][h1][w1p]` (CHW, rows padded
 //!   to a multiple of [`LANES`] with the image read from a zero-padded copy), and so is their
 //!   gradient, from which the kernel gradient is the same kind of loop.
 //! - C3 (`c1` maps in, `c3` out) is a direct convolution too, without an im2col copy: its
@@ -20,12 +20,10 @@
 //!   products over an im2col buffer (matrixmultiply through ndarray); packing the small
 //!   per-image operands cost as much as the arithmetic.
 //!
-//! The weights are kept in the matching orders (see [`HostNet`]); [`super`] converts from and
-//! to burn's layouts.
+//! The weights are kept in the matching orders (see [`HostNet`]); lenet's `fused` module
+//! converts from and to burn's layouts.
 
-use crate::loss;
-pub use crate::mnist::PIXELS;
-use crate::mnist::{IMAGE_SIZE, NUM_CLASSES};
+use crate::{IMAGE_SIZE, NUM_CLASSES, PIXELS, half_squared_error};
 
 /// Pixels computed together by C1's loops: one AVX2 register of `f32`.
 pub const LANES: usize = 8;
@@ -205,6 +203,8 @@ pub fn exp(x: f32) -> f32 {
 #[derive(Debug, Clone)]
 pub struct Scratch {
     dims: Dims,
+    /// The vector instructions this processor has, found once.
+    arch: pulp::Arch,
     /// The input image, rows zero-padded to `PADDED_ROW`, and a zero row below it.
     image: Vec<f32>,
     /// C1 activations, `[c1][h1][w1p]`.
@@ -252,6 +252,7 @@ impl Scratch {
             .collect();
         Self {
             dims,
+            arch: pulp::Arch::new(),
             image: vec![0.0; (IMAGE_SIZE + 1) * PADDED_ROW],
             a1: vec![0.0; c1_maps],
             s2: vec![0.0; n2 * dims.c1],
@@ -293,12 +294,12 @@ impl Scratch {
     /// Forward pass of every image of `images` (`[n, PIXELS]`) into `outputs` (`[n, 10]`).
     pub fn forward_images(&mut self, net: &HostNet, images: &[f32], outputs: &mut [f32]) {
         self.prepare(net);
-        pulp::Arch::new().dispatch(ForwardImages {
-            scratch: self,
-            net,
-            images,
-            outputs,
-        })
+        for (out, image) in outputs
+            .chunks_exact_mut(NUM_CLASSES)
+            .zip(images.chunks_exact(PIXELS))
+        {
+            self.forward(net, image, out);
+        }
     }
 
     /// Forward and backward pass of every image of `images` (`[n, PIXELS]`, classes
@@ -314,135 +315,226 @@ impl Scratch {
     ) -> (f64, HostNet) {
         self.prepare(net);
         self.dw3t.fill(0.0);
-        pulp::Arch::new().dispatch(TrainImages {
-            scratch: self,
-            net,
-            images,
-            targets,
-            batch,
-            outputs,
-        })
+        let scale = 1.0 / batch as f32;
+        let mut grads = HostNet::zeros(net.dims);
+        let mut loss = 0.0;
+        let mut d_out = [0.0; NUM_CLASSES];
+        for ((out, image), &target) in outputs
+            .chunks_exact_mut(NUM_CLASSES)
+            .zip(images.chunks_exact(PIXELS))
+            .zip(targets)
+        {
+            self.forward(net, image, out);
+            loss += half_squared_error(out, target);
+            // E = 1/batch Σ ½‖t − y‖²; y = sigmoid(z), so dE/dz = (y − t)·y·(1 − y)/batch.
+            for (class, (d, &y)) in d_out.iter_mut().zip(out.iter()).enumerate() {
+                let t = if class == target { 1.0 } else { 0.0 };
+                *d = (y - t) * scale * y * (1.0 - y);
+            }
+            self.backward(net, &d_out, &mut grads);
+        }
+        // C3's kernel gradient, summed in the transposed layout, into the net's.
+        let c3p = net.dims.c3p();
+        for (o, kernel) in grads.w3.chunks_exact_mut(net.dims.window3()).enumerate() {
+            for (i, g) in kernel.iter_mut().enumerate() {
+                *g = self.dw3t[i * c3p + o];
+            }
+        }
+        (loss / batch as f64, grads)
     }
 
     /// Forward pass of one image (`PIXELS` values in `[0, 1]`); writes the 10 outputs.
     /// The intermediate maps stay in the buffers for [`Self::backward`].
-    #[inline(always)]
     pub fn forward(&mut self, net: &HostNet, image: &[f32], outputs: &mut [f32]) {
+        let arch = self.arch;
+        arch.dispatch(ForwardC1 {
+            scratch: self,
+            net,
+            image,
+        });
+        arch.dispatch(ForwardC3 {
+            scratch: self,
+            net,
+            outputs,
+        });
+    }
+
+    /// C1: the direct convolution (bias included), sigmoid; S2 into position-major maps.
+    #[inline(always)]
+    fn forward_c1(&mut self, net: &HostNet, image: &[f32]) {
         let d = self.dims;
-
-        // C1: the direct convolution (bias included), sigmoid; S2 into position-major maps.
-        for (padded, row) in self
-            .image
-            .chunks_exact_mut(PADDED_ROW)
-            .zip(image.chunks_exact(IMAGE_SIZE))
         {
-            padded[..IMAGE_SIZE].copy_from_slice(row);
-        }
-        conv1(&self.image, &net.w1, &net.b1, d, &mut self.a1);
-        sigmoid_in_place(&mut self.a1);
-        let plane = d.h1 * d.w1p;
-        subsample(
-            &self.a1,
-            |y, x, m| m * plane + y * d.w1p + x,
-            d.c1,
-            d.h2,
-            &net.b2,
-            &mut self.s2,
-        );
-
-        // C3 (bias included), sigmoid.
-        conv3(
-            &self.s2,
-            &self.starts,
-            &self.w3t,
-            &self.b3p,
-            d,
-            &mut self.a3,
-        );
-        sigmoid_in_place(&mut self.a3);
-
-        // S4 and the fully connected layer.
-        let c3p = d.c3p();
-        subsample(
-            &self.a3,
-            |y, x, m| (y * d.h3 + x) * c3p + m,
-            d.c3,
-            d.h4,
-            &net.b4,
-            &mut self.s4,
-        );
-        outputs.copy_from_slice(&net.bf);
-        for (input, weights) in self.s4.iter().zip(net.wf.chunks_exact(NUM_CLASSES)) {
-            for (out, w) in outputs.iter_mut().zip(weights) {
-                *out += input * w;
+            for (padded, row) in self
+                .image
+                .chunks_exact_mut(PADDED_ROW)
+                .zip(image.chunks_exact(IMAGE_SIZE))
+            {
+                padded[..IMAGE_SIZE].copy_from_slice(row);
             }
+            conv1(&self.image, &net.w1, &net.b1, d, &mut self.a1);
+            sigmoid_in_place(&mut self.a1);
+            let plane = d.h1 * d.w1p;
+            subsample(
+                &self.a1,
+                |y, x, m| m * plane + y * d.w1p + x,
+                d.c1,
+                d.h2,
+                &net.b2,
+                &mut self.s2,
+            );
         }
-        sigmoid_in_place(outputs);
+    }
+
+    /// C3 (bias included), sigmoid; S4 and the fully connected layer.
+    #[inline(always)]
+    fn forward_c3(&mut self, net: &HostNet, outputs: &mut [f32]) {
+        let d = self.dims;
+        {
+            conv3(
+                &self.s2,
+                &self.starts,
+                &self.w3t,
+                &self.b3p,
+                d,
+                &mut self.a3,
+            );
+            sigmoid_in_place(&mut self.a3);
+            let c3p = d.c3p();
+            subsample(
+                &self.a3,
+                |y, x, m| (y * d.h3 + x) * c3p + m,
+                d.c3,
+                d.h4,
+                &net.b4,
+                &mut self.s4,
+            );
+            outputs.copy_from_slice(&net.bf);
+            for (input, weights) in self.s4.iter().zip(net.wf.chunks_exact(NUM_CLASSES)) {
+                for (out, w) in outputs.iter_mut().zip(weights) {
+                    *out += input * w;
+                }
+            }
+            sigmoid_in_place(outputs);
+        }
     }
 
     /// Backward pass of the image last passed to [`Self::forward`], given the gradient of the
     /// objective with respect to the output layer's pre-activations; adds the parameters'
     /// gradients to `grads`.
-    #[inline(always)]
     pub fn backward(&mut self, net: &HostNet, d_out: &[f32], grads: &mut HostNet) {
+        let arch = self.arch;
+        arch.dispatch(BackwardC3 {
+            scratch: self,
+            net,
+            d_out,
+            grads,
+        });
+        arch.dispatch(BackwardS2 { scratch: self });
+        arch.dispatch(BackwardC1 {
+            scratch: self,
+            grads,
+        });
+    }
+
+    /// Output layer; S4 back to C3's pre-activations; C3's kernels and biases.
+    #[inline(always)]
+    fn backward_c3(&mut self, net: &HostNet, d_out: &[f32], grads: &mut HostNet) {
         let d = self.dims;
-
-        // Output layer.
-        for ((input, gw), (w, ds)) in self
-            .s4
-            .iter()
-            .zip(grads.wf.chunks_exact_mut(NUM_CLASSES))
-            .zip(net.wf.chunks_exact(NUM_CLASSES).zip(self.ds4.iter_mut()))
-        {
-            let mut sum = 0.0;
-            for ((g, w), dz) in gw.iter_mut().zip(w).zip(d_out) {
-                *g += input * dz;
-                sum += w * dz;
-            }
-            *ds = sum;
-        }
-        for (g, dz) in grads.bf.iter_mut().zip(d_out) {
-            *g += dz;
-        }
-
-        // S4 back to C3's pre-activations; C3's kernels and biases.
         let c3p = d.c3p();
-        self.d3.fill(0.0);
-        subsample_backward(
-            &mut self.ds4,
-            &self.s4,
-            d.h4,
-            d.c3,
-            &mut grads.b4,
-            &mut self.d3,
-            |y, x, m| (y * d.h3 + x) * c3p + m,
-        );
-        sigmoid_backward(&mut self.d3, &self.a3);
-        add_position_sums(&self.d3, c3p, &mut grads.b3);
-        conv3_kernel_gradient(&self.s2, &self.starts, &self.d3, d, &mut self.dw3t);
-        // C3's input gradient.
-        self.ds2.fill(0.0);
-        conv3_input_gradient(&self.d3, &self.starts, &self.w3r, d, &mut self.ds2);
-
-        // S2 back to C1's pre-activations; C1's kernels and biases.
-        self.d1.fill(0.0);
-        let plane = d.h1 * d.w1p;
-        subsample_backward(
-            &mut self.ds2[..d.h2 * d.h2 * d.c1],
-            &self.s2,
-            d.h2,
-            d.c1,
-            &mut grads.b2,
-            &mut self.d1,
-            |y, x, m| m * plane + y * d.w1p + x,
-        );
-        sigmoid_backward(&mut self.d1, &self.a1);
-        for (g, map) in grads.b1.iter_mut().zip(self.d1.chunks_exact(plane)) {
-            *g += lane_sum(map);
+        {
+            for ((input, gw), (w, ds)) in self
+                .s4
+                .iter()
+                .zip(grads.wf.chunks_exact_mut(NUM_CLASSES))
+                .zip(net.wf.chunks_exact(NUM_CLASSES).zip(self.ds4.iter_mut()))
+            {
+                let mut sum = 0.0;
+                for ((g, w), dz) in gw.iter_mut().zip(w).zip(d_out) {
+                    *g += input * dz;
+                    sum += w * dz;
+                }
+                *ds = sum;
+            }
+            for (g, dz) in grads.bf.iter_mut().zip(d_out) {
+                *g += dz;
+            }
+            self.d3.fill(0.0);
+            subsample_backward(
+                &mut self.ds4,
+                &self.s4,
+                d.h4,
+                d.c3,
+                &mut grads.b4,
+                &mut self.d3,
+                |y, x, m| (y * d.h3 + x) * c3p + m,
+            );
+            sigmoid_backward(&mut self.d3, &self.a3);
+            add_position_sums(&self.d3, c3p, &mut grads.b3);
+            conv3_kernel_gradient(&self.s2, &self.starts, &self.d3, d, &mut self.dw3t);
         }
-        conv1_kernel_gradient(&self.image, &self.d1, d, &mut grads.w1);
+    }
+
+    /// C3's input gradient: the gradient of S2's output.
+    #[inline(always)]
+    fn backward_s2(&mut self) {
+        self.ds2.fill(0.0);
+        conv3_input_gradient(&self.d3, &self.starts, &self.w3r, self.dims, &mut self.ds2);
+    }
+
+    /// S2 back to C1's pre-activations; C1's kernels and biases.
+    #[inline(always)]
+    fn backward_c1(&mut self, grads: &mut HostNet) {
+        let d = self.dims;
+        {
+            self.d1.fill(0.0);
+            let plane = d.h1 * d.w1p;
+            subsample_backward(
+                &mut self.ds2[..d.h2 * d.h2 * d.c1],
+                &self.s2,
+                d.h2,
+                d.c1,
+                &mut grads.b2,
+                &mut self.d1,
+                |y, x, m| m * plane + y * d.w1p + x,
+            );
+            sigmoid_backward(&mut self.d1, &self.a1);
+            for (g, map) in grads.b1.iter_mut().zip(self.d1.chunks_exact(plane)) {
+                *g += lane_sum(map);
+            }
+            conv1_kernel_gradient(&self.image, &self.d1, d, &mut grads.w1);
+        }
     }
 }
+
+/// Declares `$name`, a stage of the pass as pulp dispatches it: the arguments of
+/// `Scratch::$method`, and a `with_simd` that calls it. Each stage becomes a function of its
+/// own, compiled for the processor's best vector instructions (AVX2 and FMA where present,
+/// chosen at run time) with the stage's loops inlined into it. One function for the whole
+/// pass was too large for LLVM's inliner, which then left iterator adapters as calls in the
+/// inner loops (or kept running sums on the stack), depending on what else the crate held.
+macro_rules! stage {
+    ($name:ident => $method:ident($($arg:ident: $ty:ty),*)) => {
+        struct $name<'a> {
+            scratch: &'a mut Scratch,
+            $($arg: $ty,)*
+        }
+
+        impl pulp::WithSimd for $name<'_> {
+            type Output = ();
+
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                self.scratch.$method($(self.$arg),*)
+            }
+        }
+    };
+}
+
+stage!(ForwardC1 => forward_c1(net: &'a HostNet, image: &'a [f32]));
+stage!(ForwardC3 => forward_c3(net: &'a HostNet, outputs: &'a mut [f32]));
+stage!(BackwardC3 => backward_c3(net: &'a HostNet, d_out: &'a [f32], grads: &'a mut HostNet));
+stage!(BackwardS2 => backward_s2());
+stage!(BackwardC1 => backward_c1(grads: &'a mut HostNet));
 
 /// C1's pre-activations: `out[c][y][x] = b[c] + Σ w[c][ky][kx] · image[y+ky][x+kx]` for every
 /// map `c` and row `y` (the padding columns get values too).
@@ -829,80 +921,6 @@ fn input_gradient_rows<const R: usize, const CHUNKS: usize>(
         for (t, a) in target.iter_mut().zip(acc.as_flattened()) {
             *t += a;
         }
-    }
-}
-
-/// [`Scratch::forward_images`]'s work, compiled by pulp for the best vector instructions the
-/// processor has (AVX2 and FMA where present, chosen at run time): the loops below are
-/// inlined into pulp's dispatch.
-struct ForwardImages<'a> {
-    scratch: &'a mut Scratch,
-    net: &'a HostNet,
-    images: &'a [f32],
-    outputs: &'a mut [f32],
-}
-
-impl pulp::WithSimd for ForwardImages<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        for (out, image) in self
-            .outputs
-            .chunks_exact_mut(NUM_CLASSES)
-            .zip(self.images.chunks_exact(PIXELS))
-        {
-            self.scratch.forward(self.net, image, out);
-        }
-    }
-}
-
-/// [`Scratch::train_images`]'s work, dispatched like [`ForwardImages`].
-struct TrainImages<'a> {
-    scratch: &'a mut Scratch,
-    net: &'a HostNet,
-    images: &'a [f32],
-    targets: &'a [usize],
-    batch: usize,
-    outputs: &'a mut [f32],
-}
-
-impl pulp::WithSimd for TrainImages<'_> {
-    type Output = (f64, HostNet);
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> (f64, HostNet) {
-        let scale = 1.0 / self.batch as f32;
-        let mut grads = HostNet::zeros(self.net.dims);
-        let mut loss = 0.0;
-        let mut d_out = [0.0; NUM_CLASSES];
-        for ((out, image), &target) in self
-            .outputs
-            .chunks_exact_mut(NUM_CLASSES)
-            .zip(self.images.chunks_exact(PIXELS))
-            .zip(self.targets)
-        {
-            self.scratch.forward(self.net, image, out);
-            loss += loss::half_squared_error(out, target);
-            // E = 1/batch Σ ½‖t − y‖²; y = sigmoid(z), so dE/dz = (y − t)·y·(1 − y)/batch.
-            for (class, (d, &y)) in d_out.iter_mut().zip(out.iter()).enumerate() {
-                let t = if class == target { 1.0 } else { 0.0 };
-                *d = (y - t) * scale * y * (1.0 - y);
-            }
-            self.scratch.backward(self.net, &d_out, &mut grads);
-        }
-        // C3's kernel gradient, summed in the transposed layout, into the net's.
-        let c3p = self.net.dims.c3p();
-        for (o, kernel) in grads
-            .w3
-            .chunks_exact_mut(self.net.dims.window3())
-            .enumerate()
-        {
-            for (i, g) in kernel.iter_mut().enumerate() {
-                *g = self.scratch.dw3t[i * c3p + o];
-            }
-        }
-        (loss / self.batch as f64, grads)
     }
 }
 
