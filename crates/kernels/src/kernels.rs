@@ -595,66 +595,84 @@ fn multiply_add(acc: &mut [f32], w: f32, source: &[f32]) {
     }
 }
 
+/// Maps and kernel values whose C1 kernel gradients [`conv1_kernel_gradient`] sums together:
+/// `GRADIENT1_MAPS · GRADIENT1_TAPS` running sums in registers, each value loaded (a gradient of
+/// a map or a row of the image) used 3 times.
+const GRADIENT1_MAPS: usize = 3;
+const GRADIENT1_TAPS: usize = 3;
+
 /// Adds C1's kernel gradient, `Σ_{y,x} d1[c][y][x] · image[y+ky][x+kx]` for every `c, ky, kx`,
-/// to `grads` (`[c1, k²]`); `d1` is zero in its padding.
+/// to `grads` (`[c1, k²]`); `d1` is zero in its padding. The positions `(y, x..x+8)` of a
+/// kernel value read 8 neighbouring pixels of the image, so the sum over positions is a
+/// lane-wise one over whole rows, for blocks of maps × kernel values at a time.
 #[inline(always)]
 fn conv1_kernel_gradient(image: &[f32], d1: &[f32], d: Dims, grads: &mut [f32]) {
-    match d.w1p / LANES {
-        1 => conv1_kernel_gradient_rows::<1>(image, d1, d, grads),
-        2 => conv1_kernel_gradient_rows::<2>(image, d1, d, grads),
-        3 => conv1_kernel_gradient_rows::<3>(image, d1, d, grads),
-        _ => conv1_kernel_gradient_rows::<4>(image, d1, d, grads),
+    let mut map = 0;
+    while map < d.c1 {
+        if d.c1 - map >= GRADIENT1_MAPS {
+            conv1_kernel_gradient_maps::<GRADIENT1_MAPS>(image, d1, d, map, grads);
+            map += GRADIENT1_MAPS;
+        } else {
+            conv1_kernel_gradient_maps::<1>(image, d1, d, map, grads);
+            map += 1;
+        }
     }
 }
 
-/// [`conv1_kernel_gradient`] for rows of `CHUNKS` × [`LANES`] pixels: the products are summed
-/// lane-wise into 2·`CHUNKS` independent partial sums (even and odd rows, each chunk of a row),
-/// kept in registers and added up at the end (a single running sum would make every
-/// multiply-add wait for the previous one).
+/// [`conv1_kernel_gradient`] for the `M` maps from `map`.
 #[inline(always)]
-fn conv1_kernel_gradient_rows<const CHUNKS: usize>(
+fn conv1_kernel_gradient_maps<const M: usize>(
     image: &[f32],
     d1: &[f32],
     d: Dims,
+    map: usize,
     grads: &mut [f32],
 ) {
-    let (kk, width) = (d.k * d.k, CHUNKS * LANES);
-    for (maps, kernel) in d1
-        .chunks_exact(d.h1 * width)
-        .zip(grads.chunks_exact_mut(kk))
-    {
-        for (tap, grad) in kernel.iter_mut().enumerate() {
-            let (ky, kx) = (tap / d.k, tap % d.k);
-            let mut even = [[0.0f32; LANES]; CHUNKS];
-            let mut odd = [[0.0f32; LANES]; CHUNKS];
-            let pairs = maps.chunks_exact(2 * width);
-            let last = pairs.remainder();
-            for (pair, rows) in pairs.enumerate() {
-                let line = &image[(2 * pair + ky) * PADDED_ROW + kx..];
-                for c in 0..CHUNKS {
-                    let at = c * LANES;
-                    fma_lanes(&mut even[c], lanes(&rows[at..]), lanes(&line[at..]));
-                    fma_lanes(
-                        &mut odd[c],
-                        lanes(&rows[width + at..]),
-                        lanes(&line[PADDED_ROW + at..]),
-                    );
+    let kk = d.k * d.k;
+    let mut tap = 0;
+    while tap + GRADIENT1_TAPS <= kk {
+        conv1_kernel_gradient_block::<M, GRADIENT1_TAPS>(image, d1, d, map, tap, grads);
+        tap += GRADIENT1_TAPS;
+    }
+    for tap in tap..kk {
+        conv1_kernel_gradient_block::<M, 1>(image, d1, d, map, tap, grads);
+    }
+}
+
+/// [`conv1_kernel_gradient`] for the `M` maps from `map` and the `T` kernel values from
+/// `first`: `M·T` running sums of [`LANES`] lanes over all positions.
+#[inline(always)]
+fn conv1_kernel_gradient_block<const M: usize, const T: usize>(
+    image: &[f32],
+    d1: &[f32],
+    d: Dims,
+    map: usize,
+    first: usize,
+    grads: &mut [f32],
+) {
+    let (kk, width) = (d.k * d.k, d.w1p);
+    let plane = d.h1 * width;
+    // Where each kernel value's window starts in the padded image.
+    let offsets: [usize; T] = std::array::from_fn(|t| {
+        let tap = first + t;
+        (tap / d.k) * PADDED_ROW + tap % d.k
+    });
+    let maps: [&[f32]; M] = std::array::from_fn(|m| &d1[(map + m) * plane..][..plane]);
+    let mut acc = [[[0.0f32; LANES]; T]; M];
+    for y in 0..d.h1 {
+        for x in (0..width).step_by(LANES) {
+            let g: [[f32; LANES]; M] = std::array::from_fn(|m| lanes(&maps[m][y * width + x..]));
+            for (t, &offset) in offsets.iter().enumerate() {
+                let pixels = lanes(&image[y * PADDED_ROW + offset + x..]);
+                for (acc, g) in acc.iter_mut().zip(&g) {
+                    fma_lanes(&mut acc[t], *g, pixels);
                 }
             }
-            if !last.is_empty() {
-                let line = &image[(d.h1 - 1 + ky) * PADDED_ROW + kx..];
-                for (c, even) in even.iter_mut().enumerate() {
-                    let at = c * LANES;
-                    fma_lanes(even, lanes(&last[at..]), lanes(&line[at..]));
-                }
-            }
-            let mut total = [0.0f32; LANES];
-            for part in even.iter().chain(&odd) {
-                for (t, v) in total.iter_mut().zip(part) {
-                    *t += v;
-                }
-            }
-            *grad += total.iter().sum::<f32>();
+        }
+    }
+    for (m, acc) in acc.iter().enumerate() {
+        for (t, sums) in acc.iter().enumerate() {
+            grads[(map + m) * kk + first + t] += sums.iter().sum::<f32>();
         }
     }
 }
