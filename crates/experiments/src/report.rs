@@ -389,8 +389,8 @@ pub fn write(
         result.discussion = study.discussion.clone();
         if let Some(curves) = study.curves() {
             result.levels = curves.levels.clone();
-            result.validation = curves.base.holdout.is_some();
         }
+        result.validation = study.on_validation();
         results.push(result);
     }
     let report_dir = report.parent().unwrap_or(Path::new("."));

@@ -99,7 +99,7 @@ impl Runner {
             lines: Vec::new(),
             table: Vec::new(),
             figure: None,
-            validation: study.curves().is_some_and(|c| c.base.holdout.is_some()),
+            validation: study.on_validation(),
         }
     }
 

@@ -253,6 +253,12 @@ impl Study {
             StudyKind::Table(_) => None,
         }
     }
+
+    /// Whether its runs are tested on a validation split of the training set (`holdout` in a
+    /// curve study's base) rather than on the test set.
+    pub fn on_validation(&self) -> bool {
+        self.curves().is_some_and(|c| c.base.holdout.is_some())
+    }
 }
 
 impl TryFrom<StudyFile> for Study {

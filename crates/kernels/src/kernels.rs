@@ -363,52 +363,48 @@ impl Scratch {
     #[inline(always)]
     fn forward_c1(&mut self, net: &HostNet, image: &[f32]) {
         let d = self.dims;
+        for (padded, row) in self
+            .image
+            .chunks_exact_mut(PADDED_ROW)
+            .zip(image.chunks_exact(IMAGE_SIZE))
         {
-            for (padded, row) in self
-                .image
-                .chunks_exact_mut(PADDED_ROW)
-                .zip(image.chunks_exact(IMAGE_SIZE))
-            {
-                padded[..IMAGE_SIZE].copy_from_slice(row);
-            }
-            conv1(&self.image, &net.w1, &net.b1, d, &mut self.a1);
-            sigmoid_in_place(&mut self.a1);
-            pool_maps(&self.a1, d, &mut self.s2);
-            paper_subsampling(&mut self.s2, d.c1, &net.b2);
+            padded[..IMAGE_SIZE].copy_from_slice(row);
         }
+        conv1(&self.image, &net.w1, &net.b1, d, &mut self.a1);
+        sigmoid_in_place(&mut self.a1);
+        pool_maps(&self.a1, d, &mut self.s2);
+        paper_subsampling(&mut self.s2, d.c1, &net.b2);
     }
 
     /// C3 (bias included), sigmoid; S4 and the fully connected layer.
     #[inline(always)]
     fn forward_c3(&mut self, net: &HostNet, outputs: &mut [f32]) {
         let d = self.dims;
-        {
-            conv3(
-                &self.s2,
-                &self.starts,
-                &self.w3t,
-                &self.b3p,
-                d,
-                &mut self.a3,
-            );
-            sigmoid_in_place(&mut self.a3);
-            let c3p = d.c3p();
-            subsample(
-                &self.a3,
-                |y, x, m| (y * d.h3 + x) * c3p + m,
-                d.c3,
-                d.h4,
-                &net.b4,
-                &mut self.s4,
-            );
-            outputs.copy_from_slice(&net.bf);
-            for (input, weights) in self.s4.iter().zip(net.wf.chunks_exact(NUM_CLASSES)) {
-                for (out, w) in outputs.iter_mut().zip(weights) {
-                    *out += input * w;
-                }
+        conv3(
+            &self.s2,
+            &self.starts,
+            &self.w3t,
+            &self.b3p,
+            d,
+            &mut self.a3,
+        );
+        sigmoid_in_place(&mut self.a3);
+        let c3p = d.c3p();
+        subsample(
+            &self.a3,
+            |y, x, m| (y * d.h3 + x) * c3p + m,
+            d.c3,
+            d.h4,
+            &net.b4,
+            &mut self.s4,
+        );
+        outputs.copy_from_slice(&net.bf);
+        for (input, weights) in self.s4.iter().zip(net.wf.chunks_exact(NUM_CLASSES)) {
+            for (out, w) in outputs.iter_mut().zip(weights) {
+                *out += input * w;
             }
-            sigmoid_in_place(outputs);
         }
+        sigmoid_in_place(outputs);
     }
 
     /// Backward pass of the image last passed to [`Self::forward`], given the gradient of the
@@ -434,37 +430,35 @@ impl Scratch {
     fn backward_c3(&mut self, net: &HostNet, d_out: &[f32], grads: &mut HostNet) {
         let d = self.dims;
         let c3p = d.c3p();
+        for ((input, gw), (w, ds)) in self
+            .s4
+            .iter()
+            .zip(grads.wf.chunks_exact_mut(NUM_CLASSES))
+            .zip(net.wf.chunks_exact(NUM_CLASSES).zip(self.ds4.iter_mut()))
         {
-            for ((input, gw), (w, ds)) in self
-                .s4
-                .iter()
-                .zip(grads.wf.chunks_exact_mut(NUM_CLASSES))
-                .zip(net.wf.chunks_exact(NUM_CLASSES).zip(self.ds4.iter_mut()))
-            {
-                let mut sum = 0.0;
-                for ((g, w), dz) in gw.iter_mut().zip(w).zip(d_out) {
-                    *g += input * dz;
-                    sum += w * dz;
-                }
-                *ds = sum;
+            let mut sum = 0.0;
+            for ((g, w), dz) in gw.iter_mut().zip(w).zip(d_out) {
+                *g += input * dz;
+                sum += w * dz;
             }
-            for (g, dz) in grads.bf.iter_mut().zip(d_out) {
-                *g += dz;
-            }
-            self.d3.fill(0.0);
-            subsample_backward(
-                &mut self.ds4,
-                &self.s4,
-                d.h4,
-                d.c3,
-                &mut grads.b4,
-                &mut self.d3,
-                |y, x, m| (y * d.h3 + x) * c3p + m,
-            );
-            sigmoid_backward(&mut self.d3, &self.a3);
-            add_position_sums(&self.d3, c3p, &mut grads.b3);
-            conv3_kernel_gradient(&self.s2, &self.starts, &self.d3, d, &mut self.dw3t);
+            *ds = sum;
         }
+        for (g, dz) in grads.bf.iter_mut().zip(d_out) {
+            *g += dz;
+        }
+        self.d3.fill(0.0);
+        subsample_backward(
+            &mut self.ds4,
+            &self.s4,
+            d.h4,
+            d.c3,
+            &mut grads.b4,
+            &mut self.d3,
+            |y, x, m| (y * d.h3 + x) * c3p + m,
+        );
+        sigmoid_backward(&mut self.d3, &self.a3);
+        add_position_sums(&self.d3, c3p, &mut grads.b3);
+        conv3_kernel_gradient(&self.s2, &self.starts, &self.d3, d, &mut self.dw3t);
     }
 
     /// C3's input gradient: the gradient of S2's output.
@@ -478,24 +472,22 @@ impl Scratch {
     #[inline(always)]
     fn backward_c1(&mut self, grads: &mut HostNet) {
         let d = self.dims;
-        {
-            self.d1.fill(0.0);
-            let plane = d.h1 * d.w1p;
-            subsample_backward(
-                &mut self.ds2[..d.h2 * d.h2 * d.c1],
-                &self.s2,
-                d.h2,
-                d.c1,
-                &mut grads.b2,
-                &mut self.d1,
-                |y, x, m| m * plane + y * d.w1p + x,
-            );
-            sigmoid_backward(&mut self.d1, &self.a1);
-            for (g, map) in grads.b1.iter_mut().zip(self.d1.chunks_exact(plane)) {
-                *g += lane_sum(map);
-            }
-            conv1_kernel_gradient(&self.image, &self.d1, d, &mut grads.w1);
+        self.d1.fill(0.0);
+        let plane = d.h1 * d.w1p;
+        subsample_backward(
+            &mut self.ds2[..d.h2 * d.h2 * d.c1],
+            &self.s2,
+            d.h2,
+            d.c1,
+            &mut grads.b2,
+            &mut self.d1,
+            |y, x, m| m * plane + y * d.w1p + x,
+        );
+        sigmoid_backward(&mut self.d1, &self.a1);
+        for (g, map) in grads.b1.iter_mut().zip(self.d1.chunks_exact(plane)) {
+            *g += lane_sum(map);
         }
+        conv1_kernel_gradient(&self.image, &self.d1, d, &mut grads.w1);
     }
 }
 

@@ -85,16 +85,13 @@ pub fn to_onnx(model: &TrainedModel) -> ModelProto {
     ];
     // The training configuration only when the run saved it: another program's model has none
     // (its network was read from its tensors' shapes), and defaults would misstate it.
-    match &model.source {
-        ConfigSource::Saved(_) => metadata.push((
-            "training_config",
-            serde_json::to_string(&model.config).unwrap_or_default(),
-        )),
-        ConfigSource::Inferred(reason) => metadata.push((
-            "training_config",
-            format!("unknown ({reason}; the network was read from its tensors' shapes)"),
-        )),
-    }
+    let training_config = match &model.source {
+        ConfigSource::Saved(_) => serde_json::to_string(&model.config).unwrap_or_default(),
+        ConfigSource::Inferred(reason) => {
+            format!("unknown ({reason}; the network was read from its tensors' shapes)")
+        }
+    };
+    metadata.push(("training_config", training_config));
     if let Some(evaluation) = &model.evaluation {
         metadata.push(("test_error_percent", format!("{}", evaluation.test_error)));
     }
