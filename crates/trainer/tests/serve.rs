@@ -266,6 +266,34 @@ fn the_api_answers_good_requests_and_refuses_bad_ones_and_keeps_serving() {
 }
 
 #[test]
+fn a_sigterm_the_moment_it_says_serving_stops_it_cleanly() {
+    // A script or a supervisor may stop the server as soon as it prints its address: by then
+    // Ctrl-C and SIGTERM must be handled, not left to their default action, which kills the
+    // process (the README's test once met that). A race, so several times, with every core
+    // kept busy so that the server is slow between its line and its first wait (without the
+    // fix: 14 in 120 such starts killed).
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..std::thread::available_parallelism().map_or(2, |n| n.get()) * 2)
+        .map(|_| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let killed = (1..=30).filter(|_| !Server::start(&[]).stop()).count();
+    done.store(true, Ordering::Relaxed);
+    spinners.into_iter().for_each(|s| s.join().unwrap());
+    assert_eq!(
+        killed, 0,
+        "of 30 servers stopped the moment they served, {killed} were killed"
+    );
+}
+
+#[test]
 fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
     use std::io::Write;
     let server = Server::start(&[]);

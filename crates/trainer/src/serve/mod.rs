@@ -130,6 +130,7 @@ async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("the listening address")?;
+    let stop = stop_signal()?;
     println!("{description}");
     println!("serving http://{addr}/ (Ctrl-C to stop)");
     let router = router(app);
@@ -140,7 +141,6 @@ async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     let graceful = GracefulShutdown::new();
-    let stop = stop_signal();
     tokio::pin!(stop);
     loop {
         let stream = tokio::select! {
@@ -193,27 +193,32 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for Ctrl-C and SIGTERM from this call on; the future resolves on the first.
+///
+/// The handlers are installed here, before the server says it is serving, and not when the
+/// future is first polled: a signal sent right after "serving http://..." would otherwise meet
+/// the default action and kill the process (it did, in CI, for the README's `serve`).
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let stopped = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    eprintln!("stopping");
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    Ok(async move {
+        stopped.await;
+        eprintln!("stopping");
+    })
 }
 
 /// A 4xx/5xx answer: `{"error": message}`.
