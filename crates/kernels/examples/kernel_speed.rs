@@ -10,7 +10,10 @@
 //! The inputs are random values in `[0, 1]` (the kernels' time does not depend on them). It
 //! prints one thread's forward and training pass per image, then a training step of 10 and of
 //! 50 images through [`lenet_kernels::train_step`] on all of rayon's threads, whose difference
-//! from the one-thread figure is what splitting a step across threads costs or saves.
+//! from the one-thread figure is what splitting a step across threads costs or saves, and
+//! steps of 10 with 80 µs of other work between them (the `Learner`'s share of a batch-10
+//! step), whose difference from back-to-back steps is what waking rayon's other thread costs.
+//! The calling thread is one of rayon's, as in the trainer.
 
 use std::time::Instant;
 
@@ -21,6 +24,11 @@ use lenet_kernels::{Dims, HostNet, NUM_CLASSES, PIXELS, train_step};
 const REPEATS: usize = 30;
 
 fn main() {
+    // The calling thread one of rayon's, as the trainer has it (`share_this_thread_with_rayon`).
+    rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global()
+        .expect("rayon's threads, made once");
     let dims = Dims {
         c1: 6,
         c3: 12,
@@ -74,6 +82,38 @@ fn main() {
             per_image(seconds, n)
         );
     }
+    // Steps of 10 images with the Learner's work between them (about 80 µs a step outside
+    // the kernels at batch 10, here a busy wait): rayon's other thread falls asleep between
+    // steps and is woken by each; the steps' own time.
+    let gap = std::time::Duration::from_micros(80);
+    let seconds = fastest_measured(|| {
+        let mut inside = 0.0;
+        for (images, targets) in images
+            .chunks_exact(10 * PIXELS)
+            .zip(targets.chunks_exact(10))
+        {
+            let other_work = Instant::now();
+            while other_work.elapsed() < gap {
+                std::hint::spin_loop();
+            }
+            let start = Instant::now();
+            std::hint::black_box(train_step(&net, images, targets, 0.0));
+            inside += start.elapsed().as_secs_f64();
+        }
+        inside
+    });
+    println!(
+        "{} threads, steps of 10 images {gap:?} apart: {:.2} µs/image",
+        rayon::current_num_threads(),
+        per_image(seconds, n)
+    );
+}
+
+/// The fastest of [`REPEATS`] values of `measure` (a time it takes itself).
+fn fastest_measured(mut measure: impl FnMut() -> f64) -> f64 {
+    (0..REPEATS)
+        .map(|_| measure())
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The fastest of `REPEATS` runs of `work`, seconds.
