@@ -357,8 +357,14 @@ pub(super) fn to_grey(value: f64) -> u8 {
     (value.clamp(0.0, 255.0) + 0.5) as u8
 }
 
+/// The MNIST folder for the tests (the test crates' helper).
+#[cfg(test)]
+#[path = "../../tests/support/mnist_dir.rs"]
+mod test_mnist;
+
 #[cfg(test)]
 mod tests {
+    use super::test_mnist::mnist_dir;
     use super::*;
 
     /// A filled square in the middle of the image.
@@ -491,6 +497,22 @@ mod tests {
                         "{augment:?}, seed {seed}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn distortions_of_real_digits_equal_the_plain_per_pixel_formula() {
+        let data = crate::data::MnistSplits::from_dir(&mnist_dir()).expect("MNIST");
+        let digits = crate::data::all_items(&data.train).expect("the training digits");
+        for (i, digit) in digits.iter().take(3000).enumerate() {
+            for augment in [Augment::Affine, Augment::Elastic, Augment::Both] {
+                let seed = i as u64 * 7 + 1;
+                assert_eq!(
+                    Distortions::from(augment).distort(&digit.pixels, seed),
+                    plain_distort(augment, &digit.pixels, seed),
+                    "digit {i}, {augment:?}"
+                );
             }
         }
     }
