@@ -6,9 +6,10 @@
 //! - C1 (one input map, `c1` small maps) is a direct convolution: each output row is computed
 //!   [`LANES`] pixels at a time with the kernel's taps as multiply-adds, which the compiler turns
 //!   into vector instructions (the loops run inside pulp's run-time dispatch, AVX2 and FMA where
-//!   the processor has them, one dispatched function per stage of the pass). Its maps are stored map-major, `[c1][h1][w1p]` (CHW, rows padded
-//!   to a multiple of [`LANES`] with the image read from a zero-padded copy), and so is their
-//!   gradient, from which the kernel gradient is the same kind of loop.
+//!   the processor has them, one dispatched function per stage of the pass). Its maps are
+//!   stored map-major, `[c1][h1][w1p]` (CHW, rows padded to a multiple of [`LANES`] with the
+//!   image read from a zero-padded copy), and so is their gradient, from which the kernel
+//!   gradient is the same kind of loop.
 //! - C3 (`c1` maps in, `c3` out) is a direct convolution too, without an im2col copy: its
 //!   input (S2's output) is stored position-major, `[h·w, maps]` (HWC), so that the `k`
 //!   neighbouring positions of a kernel row, with all their maps, are one contiguous run of

@@ -158,8 +158,8 @@ static FUSED_STEPS: AtomicUsize = AtomicUsize::new(0);
 
 /// How often (in fused steps) burn-autodiff's graphs are swept.
 ///
-/// A sweep costs 15-20 µs (its backward pass, and a visit of every graph), as much as a
-/// tenth of a batch-10 step outside the kernels; every 16th step it costs about 5 µs a step,
+/// A sweep costs 15-23 µs (its backward pass, and a visit of every graph), a fifth of a
+/// batch-10 step's work outside the kernels; every 16th step it costs 4-6 µs a step,
 /// while at most 16 steps' replaced parameters (about 150 KB) wait for it. Every 64th step
 /// was no cheaper: the sweep visits every graph, and their number grows with the steps.
 const SWEEP_EVERY: usize = 16;

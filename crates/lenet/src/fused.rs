@@ -4,12 +4,11 @@
 //! burn runs the network as ~100 small tensor operations per step, each allocating its output
 //! and each paying burn-autodiff's bookkeeping; for a network this small that overhead, not the
 //! arithmetic, is most of the time. This path reads the 3 898 parameters once per step, runs
-//! every image's forward and backward pass as direct convolutions over reused buffers
-//! (the `lenet-kernels` crate), in parallel over the batch (rayon, one task per thread), and
-//! hands the
-//! gradients back to burn as [`GradientsParams`], so the model stays a burn `Module` trained
-//! by burn-train's `Learner` and optimizer (SGD, checkpoints, resume, the dashboard). This
-//! module is the bridge: parameters from burn to the kernels' layouts, gradients back.
+//! every image's forward and backward pass as direct convolutions over reused buffers (the
+//! `lenet-kernels` crate), in parallel over the batch (rayon, one task per thread), and hands
+//! the gradients back to burn as [`GradientsParams`], so the model stays a burn `Module`
+//! trained by burn-train's `Learner` and optimizer (SGD, checkpoints, resume, the dashboard).
+//! This module is the bridge: parameters from burn to the kernels' layouts, gradients back.
 //! Tests check it against the composed burn operations (outputs and every gradient within
 //! 1e-5).
 
