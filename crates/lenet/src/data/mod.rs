@@ -8,6 +8,7 @@ pub mod deskew;
 mod download;
 mod files;
 pub mod image;
+pub mod photo;
 
 use std::path::Path;
 use std::sync::Arc;
