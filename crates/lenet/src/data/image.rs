@@ -1,12 +1,18 @@
 //! Digit images of any size and format (PNG, JPEG, BMP, ... through the `image` crate) turned
-//! into MNIST-style inputs: grey, light ink on a dark background, the digit scaled into a 20x20
-//! box and its centre of mass put at the centre of 28x28 (how MNIST itself was made).
+//! into MNIST-style inputs: grey, light ink on a black background (a photo's or a scan's paper
+//! and uneven light removed, its contrast stretched, specks and edge lines dropped: [`clean`]),
+//! the digit scaled into a 20x20 box and its centre of mass put at the centre of 28x28 (how
+//! MNIST itself was made).
 
 use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, Luma};
+use imageproc::distance_transform::Norm;
+use imageproc::morphology::{self, Mask};
+use imageproc::region_labelling::{self, Connectivity};
+use imageproc::{contrast, filter};
 
 use super::deskew;
 use crate::error::{LenetError, Result};
@@ -20,9 +26,10 @@ pub const MAX_PIXELS: u64 = 4096 * 4096;
 /// Largest decoder allocation for the formats that decode to their own colour type first (JPEG,
 /// WebP, ...): [`MAX_PIXELS`] of 8-bit RGBA, with room for 16-bit PGM.
 pub const MAX_ALLOC: u64 = 128 << 20;
-/// A digit's ink must differ from the background by more than this many grey levels (of 255);
-/// below it the image counts as blank ("no digit"): a blank canvas, an empty page, a photo of
-/// a plain wall. An eighth of the grey range: faint pencil on paper is still far above it.
+/// A digit's ink must differ from the paper, once its light is removed, by more than this many
+/// grey levels (of 255); below it the image counts as blank ("no digit"): a blank canvas, an
+/// empty page however lit, a photo of a plain wall. An eighth of the grey range: faint pencil
+/// on paper is still far above it, a phone's sensor noise far below.
 pub const MIN_CONTRAST: u8 = 32;
 /// Side of the box the digit is scaled into (MNIST: 20 inside 28).
 const DIGIT_BOX: u32 = 20;
@@ -82,8 +89,8 @@ pub fn is_blank(mnist: &[u8]) -> bool {
 /// Why an image holds no digit, as `predict` and the server say it.
 pub fn no_digit_reason() -> String {
     format!(
-        "no digit: no ink differs from the background by more than {MIN_CONTRAST} of 255 grey \
-         levels"
+        "no digit: no mark differs from the paper by more than {MIN_CONTRAST} of 255 grey levels \
+         (specks, and lines along the image's edge, do not count)"
     )
 }
 
@@ -223,20 +230,16 @@ pub fn grid_to_mnist(pixels: &[u8]) -> Vec<u8> {
     to_mnist(&grey).into_raw()
 }
 
-/// Grey image of any size → 28x28, light digit on black, centred like MNIST.
+/// Grey image of any size → 28x28, light digit on black, centred like MNIST: the image is
+/// cleaned as a scan or a photo needs ([`clean`]: the paper's grey and uneven light removed,
+/// the contrast stretched, specks and edge lines dropped), then the digit is scaled into
+/// MNIST's 20x20 box and its centre of mass put at the centre of the 28x28 field.
 pub fn to_mnist(grey: &GrayImage) -> GrayImage {
-    let mut ink = grey.clone();
-    // MNIST digits are light on dark; scans and drawings are usually dark on light.
-    let mut background = border_mean(&ink);
-    if background > 127.0 {
-        imageops::invert(&mut ink);
-        background = 255.0 - background;
-    }
     let mut canvas = GrayImage::new(IMAGE_SIZE as u32, IMAGE_SIZE as u32);
-    let brightest = ink.pixels().map(|Luma([v])| *v).max().unwrap_or(0);
-    if f64::from(brightest) - background <= f64::from(MIN_CONTRAST) {
+    let Some(ink) = clean(grey) else {
         return canvas; // no digit: blank
-    }
+    };
+    let brightest = ink.pixels().map(|Luma([v])| *v).max().unwrap_or(0);
     let Some((x0, y0, x1, y1)) = ink_bounds(&ink, brightest) else {
         return canvas; // blank image
     };
@@ -259,6 +262,287 @@ pub fn to_mnist(grey: &GrayImage) -> GrayImage {
     canvas
 }
 
+/// Longest side, in pixels, at which an image is cleaned: larger ones are first scaled down
+/// (area-averaged), so cleaning takes bounded memory (a few copies of 640x640 bytes) and time
+/// whatever the photo's size. A digit that fills a tenth of the side still spans 64 pixels,
+/// three times MNIST's 20-pixel box.
+pub const WORKING_SIDE: u32 = 640;
+/// Side, in pixels, of the coarse copy on which the paper's light is estimated.
+const LIGHT_SIDE: u32 = 64;
+/// The paper's noise is measured this many pixels away from the ink, at least.
+const FRINGE: u8 = 2;
+
+/// The ink of a scan, a photo or a drawing, light on a black background: `None` when it holds
+/// no digit. Step by step:
+///
+/// 1. scale down to at most [`WORKING_SIDE`] pixels a side, and invert a dark-on-light image
+///    (MNIST's digits are light on dark; paper is light: the median of the border tells);
+/// 2. estimate the paper's light, uneven lighting included, as a grey-level opening (the
+///    brightest level under which a disk of a quarter of the image's side fits, smoothed) of a
+///    coarse copy, so that strokes narrower than the disk are not part of it, and subtract it;
+/// 3. threshold what is left by Otsu's level (at least [`MIN_CONTRAST`]), label its connected
+///    parts, and keep the digit's ([`digit_parts`]): not specks, and not lines or the paper's
+///    edge along the image's border;
+/// 4. keep the ink's soft edge (what rises above the paper's noise and touches it), and
+///    stretch the contrast, so the paper is 0 and most of the ink reaches 255.
+///
+/// The image operations are `imageproc`'s. A drawing that is already clean (a black canvas
+/// with white strokes) comes out as it went in.
+pub fn clean(grey: &GrayImage) -> Option<GrayImage> {
+    let mut ink = working_copy(grey);
+    if border_median(&ink) > 127 {
+        imageops::invert(&mut ink);
+    }
+    let light = paper_light(&ink);
+    let lifted = GrayImage::from_fn(ink.width(), ink.height(), |x, y| {
+        Luma([ink.get_pixel(x, y)[0].saturating_sub(light.get_pixel(x, y)[0])])
+    });
+    // Noise and JPEG's blocks are smoothed away before thresholding large images.
+    let smoothed = if lifted.width().min(lifted.height()) >= LIGHT_SIDE {
+        filter::gaussian_blur_f32(&lifted, 1.0)
+    } else {
+        lifted.clone()
+    };
+    let level = contrast::otsu_level(&smoothed).max(MIN_CONTRAST);
+    let marks = contrast::threshold(&smoothed, level, contrast::ThresholdType::Binary);
+    let labels = region_labelling::connected_components(&marks, Connectivity::Eight, Luma([0]));
+    let parts = Part::all(&labels);
+    let kept = digit_parts(&parts, ink.width(), ink.height())?;
+    let keep = GrayImage::from_fn(ink.width(), ink.height(), |x, y| {
+        let label = labels.get_pixel(x, y)[0];
+        Luma([if label > 0 && kept[label as usize - 1] {
+            255
+        } else {
+            0
+        }])
+    });
+    // The paper's level once its light is removed (its noise, away from the ink) and the ink's.
+    let around = morphology::dilate(&keep, Norm::LInf, FRINGE);
+    let low = percentile(levels_where(&lifted, &around, false), 0.9).min(level / 2);
+    let high = percentile(levels_where(&lifted, &keep, true), 0.75).max(low + 1);
+    // The digit's soft edge: whatever rises above the paper's noise and touches the kept ink
+    // (a hysteresis threshold), so a blurred photo keeps its whole stroke whatever Otsu's level.
+    let near = touching(
+        &contrast::threshold(&smoothed, low, contrast::ThresholdType::Binary),
+        &keep,
+    );
+    let scale = 255.0 / f32::from(high - low);
+    Some(GrayImage::from_fn(ink.width(), ink.height(), |x, y| {
+        if near.get_pixel(x, y)[0] == 0 {
+            return Luma([0]);
+        }
+        let v = f32::from(lifted.get_pixel(x, y)[0].saturating_sub(low));
+        Luma([(v * scale).round().min(255.0) as u8])
+    }))
+}
+
+/// The parts of `marks` (set pixels, connected) that hold a pixel set in `keep`, and `keep`.
+fn touching(marks: &GrayImage, keep: &GrayImage) -> GrayImage {
+    let labels = region_labelling::connected_components(marks, Connectivity::Eight, Luma([0]));
+    let mut touched = vec![false; labels.iter().copied().max().unwrap_or(0) as usize + 1];
+    for (label, k) in labels.iter().zip(keep.iter()) {
+        if *k != 0 {
+            touched[*label as usize] = true;
+        }
+    }
+    GrayImage::from_fn(keep.width(), keep.height(), |x, y| {
+        let label = labels.get_pixel(x, y)[0];
+        let set = keep.get_pixel(x, y)[0] != 0 || (label > 0 && touched[label as usize]);
+        Luma([if set { 255 } else { 0 }])
+    })
+}
+
+/// The image scaled down (area-averaged) to at most [`WORKING_SIDE`] pixels a side.
+fn working_copy(grey: &GrayImage) -> GrayImage {
+    let (w, h) = grey.dimensions();
+    let long = w.max(h);
+    if long <= WORKING_SIDE {
+        return grey.clone();
+    }
+    let fit =
+        |side: u32| ((u64::from(side) * u64::from(WORKING_SIDE) / u64::from(long)) as u32).max(1);
+    imageops::resize(grey, fit(w), fit(h), FilterType::Triangle)
+}
+
+/// The paper's light under light ink on a dark background: a grey-level opening of a coarse
+/// copy (about [`LIGHT_SIDE`] pixels a side) by a disk of an eighth of that side's radius,
+/// smoothed and scaled back up. The opening is exact for light that changes linearly across
+/// the sheet, and removes every stroke narrower than the disk.
+fn paper_light(ink: &GrayImage) -> GrayImage {
+    let (w, h) = ink.dimensions();
+    let step = (w.max(h) / LIGHT_SIDE).max(1);
+    let coarse = if step > 1 {
+        imageops::resize(
+            ink,
+            (w / step).max(1),
+            (h / step).max(1),
+            FilterType::Triangle,
+        )
+    } else {
+        ink.clone()
+    };
+    let radius = coarse
+        .width()
+        .max(coarse.height())
+        .div_ceil(8)
+        .clamp(2, 255);
+    let opened = morphology::grayscale_open(&coarse, &Mask::disk(radius as u8));
+    let smooth = filter::gaussian_blur_f32(&opened, radius as f32 / 2.0);
+    if step > 1 {
+        imageops::resize(&smooth, w, h, FilterType::Triangle)
+    } else {
+        smooth
+    }
+}
+
+/// One connected part of the thresholded ink: its size in pixels and its bounding box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Part {
+    area: u32,
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+}
+
+impl Part {
+    /// The parts of `labels` (0: background; the parts numbered from 1), in label order.
+    fn all(labels: &image::ImageBuffer<Luma<u32>, Vec<u32>>) -> Vec<Part> {
+        let mut parts: Vec<Part> = Vec::new();
+        for (x, y, Luma([label])) in labels.enumerate_pixels() {
+            let Some(i) = (*label as usize).checked_sub(1) else {
+                continue;
+            };
+            if i >= parts.len() {
+                parts.resize(
+                    i + 1,
+                    Part {
+                        area: 0,
+                        x0: u32::MAX,
+                        y0: u32::MAX,
+                        x1: 0,
+                        y1: 0,
+                    },
+                );
+            }
+            let part = &mut parts[i];
+            part.area += 1;
+            part.x0 = part.x0.min(x);
+            part.y0 = part.y0.min(y);
+            part.x1 = part.x1.max(x);
+            part.y1 = part.y1.max(y);
+        }
+        parts
+    }
+
+    fn width(&self) -> u32 {
+        self.x1 - self.x0 + 1
+    }
+
+    fn height(&self) -> u32 {
+        self.y1 - self.y0 + 1
+    }
+
+    /// The longer side of its bounding box.
+    fn size(&self) -> u32 {
+        self.width().max(self.height())
+    }
+
+    /// Whether it reaches the edge of a `w` x `h` image.
+    fn touches_border(&self, w: u32, h: u32) -> bool {
+        self.x0 == 0 || self.y0 == 0 || self.x1 + 1 == w || self.y1 + 1 == h
+    }
+
+    /// A line along the image: spanning nine tenths of its width (height) while at most a
+    /// tenth of its height (width) thick, as a ruled line or the paper's edge is.
+    fn is_line(&self, w: u32, h: u32) -> bool {
+        (self.width() * 10 >= w * 9 && self.height() * 10 <= h)
+            || (self.height() * 10 >= h * 9 && self.width() * 10 <= w)
+    }
+
+    /// Whether it lies within `other`'s bounding box widened by `margin` on every side.
+    fn near(&self, other: &Part, margin: u32) -> bool {
+        self.x0 + margin >= other.x0
+            && self.y0 + margin >= other.y0
+            && self.x1 <= other.x1 + margin
+            && self.y1 <= other.y1 + margin
+    }
+}
+
+/// Which of the ink's parts make the digit (`None`: no digit), for an image of `w` x `h`:
+///
+/// - when some part lies inside the image, away from its border, and is at least a quarter of
+///   the size of the largest part that touches the border, the digit is inside and parts on
+///   the border (the paper's edge, a ruled line, a shadow) are left out; otherwise (a digit
+///   cropped tightly, an 8x8 cell image) every part counts but lines along the image;
+/// - the largest of those (in pixels) is the digit's main stroke; at least 2.5 % of the
+///   image's longer side (3 pixels) long, or the image holds no digit (an empty page with dust);
+/// - the other parts count when they are at least a twelfth of the main stroke, or at least a
+///   hundredth and close to it (a broken stroke); smaller ones and far ones are specks.
+fn digit_parts(parts: &[Part], w: u32, h: u32) -> Option<Vec<bool>> {
+    let min_size = (w.max(h) * 25).div_ceil(1000).max(3);
+    let largest = |keep: &dyn Fn(&Part) -> bool| {
+        parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| keep(p))
+            .max_by_key(|(_, p)| p.area)
+            .map(|(i, _)| i)
+    };
+    let border_size = parts
+        .iter()
+        .filter(|p| p.touches_border(w, h))
+        .map(Part::size)
+        .max()
+        .unwrap_or(0);
+    let inside = largest(&|p| !p.touches_border(w, h))
+        .filter(|&i| parts[i].size() >= min_size && parts[i].size() * 4 >= border_size);
+    let candidate: Box<dyn Fn(&Part) -> bool> = if inside.is_some() {
+        Box::new(|p: &Part| !p.touches_border(w, h))
+    } else if parts
+        .iter()
+        .any(|p| !(p.touches_border(w, h) && p.is_line(w, h)))
+    {
+        Box::new(|p: &Part| !(p.touches_border(w, h) && p.is_line(w, h)))
+    } else {
+        Box::new(|_: &Part| true)
+    };
+    let main = parts[largest(&*candidate)?];
+    if main.size() < min_size {
+        return None;
+    }
+    let margin = main.size() * 3 / 10;
+    Some(
+        parts
+            .iter()
+            .map(|p| {
+                candidate(p)
+                    && (p.area * 12 >= main.area
+                        || (p.area * 100 >= main.area && p.near(&main, margin)))
+            })
+            .collect(),
+    )
+}
+
+/// The grey levels of `image` where `mask` is set (`inside`) or not set.
+fn levels_where(image: &GrayImage, mask: &GrayImage, inside: bool) -> Vec<u8> {
+    image
+        .pixels()
+        .zip(mask.pixels())
+        .filter(|(_, m)| (m[0] != 0) == inside)
+        .map(|(v, _)| v[0])
+        .collect()
+}
+
+/// The level below which a fraction `q` of `levels` lie (0 for none).
+fn percentile(mut levels: Vec<u8>, q: f64) -> u8 {
+    if levels.is_empty() {
+        return 0;
+    }
+    let k = ((levels.len() - 1) as f64 * q).round() as usize;
+    *levels.select_nth_unstable(k).1
+}
+
 /// The centre of mass in continuous coordinates (a pixel's centre at `+0.5`); the image's
 /// centre for a black one.
 fn centre_of_mass(image: &GrayImage) -> (f64, f64) {
@@ -271,14 +555,16 @@ fn centre_of_mass(image: &GrayImage) -> (f64, f64) {
     }
 }
 
-fn border_mean(image: &GrayImage) -> f64 {
+/// The median grey level of the image's outermost pixels: the paper's (or the canvas's), even
+/// where a ruled line, the desk or a shadow runs along part of the edge.
+fn border_median(image: &GrayImage) -> u8 {
     let (w, h) = image.dimensions();
     let border: Vec<u8> = image
         .enumerate_pixels()
         .filter(|(x, y, _)| *x == 0 || *y == 0 || *x == w - 1 || *y == h - 1)
         .map(|(_, _, Luma([v]))| *v)
         .collect();
-    border.iter().map(|&v| f64::from(v)).sum::<f64>() / border.len().max(1) as f64
+    percentile(border, 0.5)
 }
 
 /// Bounding box of the pixels brighter than a third of the brightest one (`brightest`).

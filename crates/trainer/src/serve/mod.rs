@@ -5,13 +5,14 @@
 //! - `POST /api/predict`: an image (PNG, JPEG, ... as the request body) or JSON
 //!   `{"pixels": [784 grey levels, 0-255]}`; answers the class (`null` when the image holds no
 //!   digit), the ten output activations and the 28x28 image the network saw (after `predict`'s
-//!   MNIST-style centring);
+//!   cleaning and MNIST-style centring: a photo's paper removed);
 //! - `GET /api/model`: the network, its parameters, its configuration and test error;
 //! - `GET /healthz`: `{"status": "ok"}`.
 //!
 //! Hostile clients are bounded by design (see `experiments/bench/abuse.sh`):
 //! - memory: a body is at most `--max-body` bytes; an image is refused from its header above
-//!   [`image::MAX_PIXELS`] and PNGs decode row by row straight to grey; at most
+//!   [`image::MAX_PIXELS`] and PNGs decode row by row straight to grey, then it is cleaned at
+//!   most [`image::WORKING_SIDE`] pixels a side; at most
 //!   `--max-in-flight` requests are admitted (one more gets 503 with `Retry-After`) and at most
 //!   `--max-decodes` large images decode at once, the others wait in that bounded queue, while
 //!   small images (a drawn digit) have a lane of their own;
