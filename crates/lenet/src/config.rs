@@ -86,6 +86,17 @@ crate::settings! {
         #[arg(long, value_name = "PIXELS")]
         value elastic_alpha: f64 = augment::ELASTIC_ALPHA,
             valid(|v: &f64| (0.0..=1000.0).contains(v), "a number in 0..=1000");
+        /// Largest change of stroke thickness, pixels: each training image's strokes are
+        /// thickened (grey-level dilation) or thinned (erosion) by a random amount up to this,
+        /// with any --augment (0: none).
+        #[arg(long, value_name = "PIXELS")]
+        value thickness: f64 = augment::THICKNESS,
+            valid(|v: &f64| (0.0..=2.0).contains(v), "a number of pixels in 0..=2");
+        /// Largest blur of the training images: a Gaussian of σ drawn up to this many pixels,
+        /// the ink then stretched back to 255, with any --augment (0: none).
+        #[arg(long, value_name = "PIXELS")]
+        value blur: f64 = augment::BLUR,
+            valid(|v: &f64| (0.0..=3.0).contains(v), "a number of pixels in 0..=3");
         /// How the initial weights are drawn.
         #[arg(long, value_enum)]
         value init: Init = Init::Toolbox;
@@ -191,6 +202,8 @@ impl TrainingConfig {
             shift: self.shift,
             elastic_sigma: self.elastic_sigma,
             elastic_alpha: self.elastic_alpha,
+            thickness: self.thickness,
+            blur: self.blur,
         }
     }
 

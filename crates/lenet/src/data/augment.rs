@@ -7,13 +7,22 @@
 //! - elastic: Simard, Steinkraus and Platt's (2003, section 2) displacement field: a uniform
 //!   random number in −1..1 for each pixel and direction, smoothed by a Gaussian of standard
 //!   deviation σ and scaled by α (their MNIST values, σ = [`ELASTIC_SIGMA`] and
-//!   α = [`ELASTIC_ALPHA`], are the defaults).
+//!   α = [`ELASTIC_ALPHA`], are the defaults);
+//! - the pen, whatever `augment` says, when its sizes are above 0: strokes thickened or
+//!   thinned by up to ±`thickness` pixels (grey-level dilation or erosion by a 3x3 cross,
+//!   whole steps then a blend for the fraction), then blurred by a Gaussian of σ up to `blur`
+//!   pixels and stretched back so the brightest ink is 255 (as a photo's cleaning stretches
+//!   it): other pens, other scanners and phone cameras than MNIST's.
 //!
-//! Hand-written because the image crates offer affine warps of whole images but not per-pixel
-//! displacement fields, and both are a few lines of bilinear sampling on 28x28 grey levels.
+//! The geometric distortions are hand-written because the image crates offer affine warps of
+//! whole images but not per-pixel displacement fields, and both are a few lines of bilinear
+//! sampling on 28x28 grey levels; the pen's are `imageproc`'s.
 
 use std::ops::RangeInclusive;
 
+use image::GrayImage;
+use imageproc::filter;
+use imageproc::morphology::{self, Mask};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -30,6 +39,10 @@ pub const SHIFT: f64 = 2.0;
 pub const ELASTIC_SIGMA: f64 = 4.0;
 /// Default scale of the elastic field, pixels (Simard et al.: 34).
 pub const ELASTIC_ALPHA: f64 = 34.0;
+/// Default largest change of stroke thickness, pixels (0: none).
+pub const THICKNESS: f64 = 0.0;
+/// Default largest blur, the Gaussian's σ in pixels (0: none).
+pub const BLUR: f64 = 0.0;
 
 /// Which distortions the training images get.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -47,7 +60,8 @@ pub enum Augment {
 }
 
 /// The distortions of a run: which kinds, and their sizes (the training configuration's
-/// `augment`, `rotation`, `scaling`, `shift`, `elastic_sigma` and `elastic_alpha`).
+/// `augment`, `rotation`, `scaling`, `shift`, `elastic_sigma`, `elastic_alpha`, `thickness`
+/// and `blur`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Distortions {
     /// Which kinds.
@@ -62,6 +76,10 @@ pub struct Distortions {
     pub elastic_sigma: f64,
     /// The elastic field's scale, pixels.
     pub elastic_alpha: f64,
+    /// Largest change of stroke thickness, pixels (0: none).
+    pub thickness: f64,
+    /// Largest blur σ, pixels (0: none).
+    pub blur: f64,
 }
 
 impl From<Augment> for Distortions {
@@ -74,27 +92,49 @@ impl From<Augment> for Distortions {
             shift: SHIFT,
             elastic_sigma: ELASTIC_SIGMA,
             elastic_alpha: ELASTIC_ALPHA,
+            thickness: THICKNESS,
+            blur: BLUR,
         }
     }
 }
 
 impl Distortions {
-    /// The random affine map and elastic field of `seed`, as this run draws them.
-    fn draw(&self, seed: u64) -> (Option<Affine>, Option<Field>) {
+    /// Whether these distortions leave every image as it is.
+    pub fn is_identity(&self) -> bool {
+        self.augment == Augment::None && self.thickness <= 0.0 && self.blur <= 0.0
+    }
+
+    /// The random affine map, elastic field and pen of `seed`, as this run draws them (in that
+    /// order, each only when used: runs without a pen draw what they drew before it existed).
+    fn draw(&self, seed: u64) -> (Option<Affine>, Option<Field>, Option<Pen>) {
         let mut rng = StdRng::seed_from_u64(seed);
         let affine = matches!(self.augment, Augment::Affine | Augment::Both)
             .then(|| Affine::random(self, &mut rng));
         let field = matches!(self.augment, Augment::Elastic | Augment::Both)
             .then(|| Field::random(self, &mut rng));
-        (affine, field)
+        let pen = (self.thickness > 0.0 || self.blur > 0.0).then(|| Pen::random(self, &mut rng));
+        (affine, field, pen)
     }
 
     /// `pixels` (28x28 grey levels) distorted with random numbers drawn from `seed`.
     pub fn distort(&self, pixels: &[u8], seed: u64) -> Vec<u8> {
-        if self.augment == Augment::None {
+        if self.is_identity() {
             return pixels.to_vec();
         }
-        let (affine, field) = self.draw(seed);
+        let (affine, field, pen) = self.draw(seed);
+        let moved = if affine.is_none() && field.is_none() {
+            pixels.to_vec()
+        } else {
+            Self::warp(pixels, affine, field)
+        };
+        match pen {
+            Some(pen) => pen.apply(&moved),
+            None => moved,
+        }
+    }
+
+    /// `pixels` moved by the affine map and the elastic field (at least one of them).
+    fn warp(pixels: &[u8], affine: Option<Affine>, field: Option<Field>) -> Vec<u8> {
         let centre = (IMAGE_SIZE as f64 - 1.0) / 2.0;
         let source = Bordered::new(pixels);
         let mut out = vec![0u8; pixels.len()];
@@ -127,6 +167,69 @@ impl Distortions {
             *out = to_grey(source.sample(x, y));
         }
         out
+    }
+}
+
+/// A random pen: how much thicker (above 0) or thinner the strokes get, in pixels, and how
+/// much they are blurred.
+struct Pen {
+    thickness: f64,
+    blur: f64,
+}
+
+impl Pen {
+    fn random(sizes: &Distortions, rng: &mut StdRng) -> Self {
+        let thickness = if sizes.thickness > 0.0 {
+            rng.random_range(-sizes.thickness..sizes.thickness)
+        } else {
+            0.0
+        };
+        let blur = if sizes.blur > 0.0 {
+            rng.random_range(0.0..sizes.blur)
+        } else {
+            0.0
+        };
+        Self { thickness, blur }
+    }
+
+    /// 28x28 grey levels drawn with this pen.
+    fn apply(&self, pixels: &[u8]) -> Vec<u8> {
+        let side = IMAGE_SIZE as u32;
+        let mut image =
+            GrayImage::from_raw(side, side, pixels.to_vec()).expect("28x28 grey levels");
+        if self.thickness != 0.0 {
+            let cross = Mask::diamond(1);
+            let step = |image: &GrayImage| {
+                if self.thickness > 0.0 {
+                    morphology::grayscale_dilate(image, &cross)
+                } else {
+                    morphology::grayscale_erode(image, &cross)
+                }
+            };
+            let amount = self.thickness.abs();
+            for _ in 0..amount.floor() as usize {
+                image = step(&image);
+            }
+            let part = amount.fract();
+            if part > 0.0 {
+                let next = step(&image);
+                for (v, n) in image.iter_mut().zip(next.iter()) {
+                    *v = to_grey(f64::from(*v) * (1.0 - part) + f64::from(*n) * part);
+                }
+            }
+        }
+        // Below a tenth of a pixel a Gaussian changes nothing on this grid.
+        if self.blur >= 0.1 {
+            image = filter::gaussian_blur_f32(&image, self.blur as f32);
+            let brightest = image.iter().copied().max().unwrap_or(0);
+            if brightest > 0 {
+                let scale = 255.0 / f64::from(brightest);
+                for v in image.iter_mut() {
+                    *v = to_grey(f64::from(*v) * scale);
+                }
+            }
+        }
+        image.into_raw()
     }
 }
 
@@ -460,7 +563,7 @@ mod tests {
     /// Distortion as plainly as it can be written: every pixel through the field and the
     /// inverse matrix, sampled by [`plain_sample`].
     fn plain_distort(augment: Augment, pixels: &[u8], seed: u64) -> Vec<u8> {
-        let (affine, field) = Distortions::from(augment).draw(seed);
+        let (affine, field, _) = Distortions::from(augment).draw(seed);
         let centre = 13.5;
         (0..PIXELS)
             .map(|i| {
@@ -581,7 +684,7 @@ mod tests {
         let (mut sum_a, mut sum_aa, mut sum_ab, mut sum_bb, mut sum_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let n = 4000;
         for seed in 0..n {
-            let (_, field) = sizes.draw(seed);
+            let (_, field, _) = sizes.draw(seed);
             let field = field.expect("an elastic field");
             let (a, b) = (field.at(centre).0, field.at(centre + 1).0);
             (sum_a, sum_b) = (sum_a + a, sum_b + b);
@@ -617,6 +720,8 @@ mod tests {
             shift: 0.0,
             elastic_sigma: 4.0,
             elastic_alpha: 0.0,
+            thickness: 0.0,
+            blur: 0.0,
         };
         for seed in 0..20 {
             assert_eq!(still.distort(&square(), seed), square());
@@ -639,8 +744,100 @@ mod tests {
                 elastic_alpha: 34.0,
                 ..still
             },
+            Distortions {
+                thickness: 1.0,
+                ..still
+            },
+            Distortions { blur: 1.0, ..still },
         ] {
             assert_ne!(sizes.distort(&square(), 1), square(), "{sizes:?}");
         }
+    }
+
+    /// Ink (grey levels above half) of a 28x28 image, in pixels.
+    fn inked(pixels: &[u8]) -> usize {
+        pixels.iter().filter(|&&v| v > 127).count()
+    }
+
+    #[test]
+    fn the_pen_thickens_thins_and_blurs_strokes_and_leaves_the_geometry_alone() {
+        let data = crate::data::MnistSplits::from_dir(&mnist_dir()).expect("MNIST");
+        let digits = crate::data::all_items(&data.test).expect("the test digits");
+        let pen = |thickness: f64, blur: f64| Distortions {
+            thickness,
+            blur,
+            ..Distortions::from(Augment::None)
+        };
+        assert!(pen(0.0, 0.0).is_identity());
+        assert!(!pen(1.0, 0.0).is_identity() && !pen(0.0, 1.0).is_identity());
+        let (mut thicker, mut thinner) = (0, 0);
+        for item in digits.iter().take(200) {
+            let before = inked(&item.pixels);
+            // A whole pixel thicker or thinner.
+            assert!(
+                inked(
+                    &Pen {
+                        thickness: 1.0,
+                        blur: 0.0
+                    }
+                    .apply(&item.pixels)
+                ) > before
+            );
+            assert!(
+                inked(
+                    &Pen {
+                        thickness: -1.0,
+                        blur: 0.0
+                    }
+                    .apply(&item.pixels)
+                ) < before
+            );
+            // Blur spreads the ink, keeps its brightest level at 255 and its centre of mass.
+            let blurred = Pen {
+                thickness: 0.0,
+                blur: 1.5,
+            }
+            .apply(&item.pixels);
+            assert_eq!(blurred.iter().max(), Some(&255));
+            let spread = |pixels: &[u8]| pixels.iter().filter(|&&v| v > 0).count();
+            assert!(spread(&blurred) > spread(&item.pixels));
+            let (m0, x0, y0) = crate::data::deskew::centre_of_mass(&item.pixels, IMAGE_SIZE);
+            let (m1, x1, y1) = crate::data::deskew::centre_of_mass(&blurred, IMAGE_SIZE);
+            assert!(m0 > 0.0 && m1 > 0.0);
+            assert!(
+                (x0 - x1).abs() < 0.5 && (y0 - y1).abs() < 0.5,
+                "moved by the blur"
+            );
+            // Drawn at random: each seed draws a thickness in -1..1, over 20 seeds both ways.
+            let drawn: Vec<usize> = (0..20)
+                .map(|s| inked(&pen(1.0, 0.0).distort(&item.pixels, s)))
+                .collect();
+            thicker += usize::from(drawn.iter().any(|&n| n > before));
+            thinner += usize::from(drawn.iter().any(|&n| n < before));
+        }
+        assert_eq!((thicker, thinner), (200, 200));
+        // The same seed, the same pen; runs without a pen are drawn as before it existed.
+        let both = pen(0.7, 1.2);
+        assert_eq!(
+            both.distort(&digits[0].pixels, 9),
+            both.distort(&digits[0].pixels, 9)
+        );
+        let affine = Distortions::from(Augment::Affine);
+        let with_pen = Distortions {
+            thickness: 0.5,
+            ..affine
+        };
+        assert_ne!(
+            affine.distort(&digits[0].pixels, 9),
+            with_pen.distort(&digits[0].pixels, 9)
+        );
+        let (a, _, _) = affine.draw(9);
+        let (b, _, _) = with_pen.draw(9);
+        let (a, b) = (a.expect("affine"), b.expect("affine"));
+        assert_eq!(
+            (a.m, a.shift),
+            (b.m, b.shift),
+            "the pen is drawn after the affine map"
+        );
     }
 }

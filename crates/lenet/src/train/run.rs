@@ -28,7 +28,6 @@ use crate::artifacts::{Kind, RunFolder, SavedEvaluation, StartMode, write_atomic
 use crate::backend::{self, Backend};
 use crate::compute::Compute;
 use crate::config::{Schedule, TrainingConfig, TrainingOverrides};
-use crate::data::augment::Augment;
 use crate::data::{DigitBatch, DigitBatcher, DigitItem, MnistSplits};
 use crate::error::{LenetError, Result};
 use crate::eval::{EVAL_BATCH_SIZE, Evaluation, TrainedModel};
@@ -108,12 +107,12 @@ pub fn training_loader(
         device.clone(),
     );
     let distortions = config.distortions();
-    match distortions.augment {
-        Augment::None => loader,
-        _ => loader.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
-            item.pixels = distortions.distort(&item.pixels, seed)
-        })),
+    if distortions.is_identity() {
+        return loader;
     }
+    loader.with_transform(Arc::new(move |item: &mut DigitItem, seed| {
+        item.pixels = distortions.distort(&item.pixels, seed)
+    }))
 }
 
 /// Trains the network described by `config` on `data` (already subset), on `device`.
