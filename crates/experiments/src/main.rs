@@ -31,6 +31,76 @@ enum Command {
     All(RunArgs),
     /// Regenerate the report from the saved results (runs nothing).
     Report,
+    /// Write MNIST's digits as simulated phone photos on paper (INDEX_LABEL.jpg) or in UCI
+    /// optdigits' 8x8 form (INDEX_LABEL.png), to measure `trainer predict` beyond MNIST
+    /// (experiments/beyond_mnist/).
+    Photos(PhotosArgs),
+}
+
+#[derive(Args, Debug)]
+struct PhotosArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Whose digits: MNIST's test split (to report on), or the validation split (the last
+    /// 10 000 training images, to choose settings on).
+    #[arg(long, value_enum, default_value = "test")]
+    split: PhotoSplit,
+    /// How many photos: the split's first N digits.
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    count: usize,
+    /// What to make of each digit.
+    #[arg(long, value_enum, default_value = "paper")]
+    kind: PhotoKind,
+    /// Folder to write the photos to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// The digits a set of photos is made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PhotoSplit {
+    /// MNIST's 10 000 test images: photo i is drawn with seed i.
+    Test,
+    /// The last 10 000 training images (`--holdout 10000`'s validation split): photo i is
+    /// drawn with seed 1 000 000 + i, other photos than the test split's.
+    Validation,
+}
+
+/// What a digit is turned into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PhotoKind {
+    /// A phone photo of the digit written on paper (JPEG).
+    Paper,
+    /// The digit as UCI optdigits stores its digits: 8x8 block counts of a 32x32 bitmap (PNG).
+    Cells,
+}
+
+/// Images held out of training as the validation split (the studies' `holdout`).
+const VALIDATION_IMAGES: usize = 10_000;
+
+fn photos(args: &PhotosArgs) -> Result<()> {
+    let data = args.data.load().context("loading MNIST")?;
+    let (digits, first_seed) = match args.split {
+        PhotoSplit::Test => (data.test, 0),
+        PhotoSplit::Validation => (data.hold_out(VALIDATION_IMAGES)?.test, 1_000_000),
+    };
+    let digits = lenet::data::all_items(&digits)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let count = args.count.min(digits.len());
+    for (i, digit) in digits.iter().take(count).enumerate() {
+        let (bytes, extension) = match args.kind {
+            PhotoKind::Paper => (
+                lenet::data::photo::photo_jpeg(&digit.pixels, first_seed + i as u64),
+                "jpg",
+            ),
+            PhotoKind::Cells => (lenet::data::photo::cells_png(&digit.pixels), "png"),
+        };
+        let path = args.out.join(format!("{i:05}_{}.{extension}", digit.label));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{count} images -> {}", args.out.display());
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +226,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|all| run(args, &all, &cli.paths)),
         Command::Report => write_report(&cli.paths),
+        Command::Photos(args) => photos(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

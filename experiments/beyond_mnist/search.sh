@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The pen's distortions (--thickness, --blur) chosen on validation data only: each setting trains
+# the recipe with the last 10 000 training images held out (--holdout 10000), then is measured on
+# that held-out split (MNIST validation error, evaluation.json) and on 2000 of the same held-out
+# digits as simulated phone photos and in optdigits' 8x8 form (`experiments photos --split
+# validation`, other seeds than the test photos), read through `trainer predict` as a user's
+# files. Neither MNIST's test split nor optdigits nor the test photos are read here. Prints (and
+# appends to OUT/results.txt) each setting's three error rates.
+#
+# Usage: experiments/beyond_mnist/search.sh [OUT]   (from the repository's root, after
+#   cargo build --release --bin trainer --bin experiments)
+# Settings: EPOCHS (30), SEED (1), SETTINGS ("THICKNESS:BLUR ..."), DATA (../shared/data/mnist).
+set -euo pipefail
+out=${1:-runs/pen-search}
+data=${DATA:-../shared/data/mnist}
+epochs=${EPOCHS:-30}
+seed=${SEED:-1}
+target=${CARGO_TARGET_DIR:-target}/release
+here=$(dirname "$0")
+mkdir -p "$out"
+for kind in paper cells; do
+    [ -d "$out/$kind" ] || "$target/experiments" photos --data-dir "$data" --split validation \
+        --kind "$kind" --count 2000 --out "$out/$kind"
+done
+for setting in ${SETTINGS:-0:0 0.5:0 1:0 0:1 0.5:1 1:1}; do
+    thickness=${setting%:*} blur=${setting#*:}
+    run="$out/thickness-$thickness-blur-$blur-seed-$seed"
+    if [ ! -f "$run/evaluation.json" ]; then
+        "$target/trainer" --data-dir "$data" --holdout 10000 --epochs "$epochs" --batch-size 10 \
+            --deskew --init logistic --augment affine --schedule tail --decay-epochs 10 \
+            --seed "$seed" --thickness "$thickness" --blur "$blur" --artifact-dir "$run" --overwrite \
+            > "$run.log" 2>&1
+    fi
+    validation=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['test_error'])" \
+        "$run/evaluation.json")
+    error() { python3 "$here/score.py" "$out/$1" --trainer "$target/trainer" --model "$run" | tail -1 |
+        python3 -c "import json,sys; print(round(json.load(sys.stdin)['error_percent'], 2))"; }
+    echo "thickness $thickness blur $blur seed $seed: MNIST validation $validation %," \
+        "photos $(error paper) %, cells $(error cells) %" | tee -a "$out/results.txt"
+done
