@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn every_setting_of_the_one_list_is_a_flag_a_config_json_field_and_a_table_key() {
         let names = TrainingOverrides::names();
-        assert_eq!(names.len(), 27, "{names:?}");
+        assert_eq!(names.len(), 29, "{names:?}");
         let defaults = settings::by_name(&TrainingConfig::default());
         let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
         for name in &names {

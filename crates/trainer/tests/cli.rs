@@ -576,6 +576,50 @@ fn the_shipped_model_classifies_every_sample_digit() {
     }
 }
 
+/// How many of `count` simulated phone photos of MNIST's first test digits (`lenet::data::photo`,
+/// as `experiments photos` writes them) `predict` reads correctly with `model`, as a user's JPEG
+/// files; and how many it finds blank.
+fn photos_read_correctly(model: &Path, count: usize) -> (usize, usize) {
+    let data = lenet::data::MnistSplits::from_dir(&mnist_dir()).expect("MNIST");
+    let digits = lenet::data::all_items(&data.test).expect("the test digits");
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (i, digit) in digits.iter().take(count).enumerate() {
+        let path = dir.path().join(format!("{i:05}_{}.jpg", digit.label));
+        std::fs::write(
+            &path,
+            lenet::data::photo::photo_jpeg(&digit.pixels, i as u64),
+        )
+        .unwrap();
+        paths.push((path, digit.label));
+    }
+    let mut args = vec!["predict", "--model", model.to_str().unwrap()];
+    args.extend(paths.iter().map(|(p, _)| p.to_str().unwrap()));
+    let out = run(&args);
+    let stdout = stdout(&out);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    let (mut right, mut blank) = (0, 0);
+    for (path, label) in &paths {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{}: ", path.display())))
+            .unwrap_or_else(|| panic!("no prediction for {}: {stdout}", path.display()));
+        right += usize::from(line.contains(&format!(".jpg: {label}  [")));
+        blank += usize::from(line.contains(": no digit"));
+    }
+    (right, blank)
+}
+
+#[test]
+fn the_shipped_model_reads_photos_of_digits_on_paper() {
+    // Photos of 300 test digits on unevenly lit grey paper, 20-400 pixels tall, slanted, noisy,
+    // JPEG-compressed (experiments/beyond_mnist/ measures 2000: the README's figure).
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/model");
+    let (right, blank) = photos_read_correctly(&model, 300);
+    assert_eq!(blank, 0, "photos read as blank");
+    assert!(right >= 291, "{right} of 300 photos read correctly");
+}
+
 #[test]
 fn export_writes_safetensors_that_load_back_through_every_command() {
     let dir = tempfile::tempdir().unwrap();

@@ -396,7 +396,8 @@ async fn futures_all(client: &reqwest::Client, url: &str, png: &[u8], n: usize) 
 fn a_person_draws_digits_and_opens_an_image_in_chromium() {
     let server = Server::start(&[]);
     let screenshot = std::env::var_os("LENET_SCREENSHOT").map(PathBuf::from);
-    let digit = assets().join("digits/3.png");
+    // A phone's photo of a 3 on unevenly lit grey paper (assets/photos/).
+    let digit = assets().join("photos/3.jpg");
     let mut args = vec![OsStr::new(&server.url), digit.as_os_str()];
     if let Some(path) = &screenshot {
         args.push(path.as_os_str());
@@ -441,6 +442,12 @@ fn a_person_draws_digits_and_opens_an_image_in_chromium() {
             "{what}: the 28x28 shows ink"
         );
     }
+    // The photo's 28x28 is the cleaned digit: no paper left around it.
+    assert_eq!(
+        page["uploaded"]["seenFrame"], 0.0,
+        "the photo's paper shows in the 28x28: {}",
+        page["uploaded"]
+    );
     assert!(
         page["model"].as_str().unwrap().contains("3898 parameters"),
         "{}",

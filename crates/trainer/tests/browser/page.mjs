@@ -1,6 +1,6 @@
 // Drives the page of `trainer serve` in Debian's Chromium (puppeteer-core, no downloaded
 // browser) as a person would: draws digits on the canvas with mouse strokes, then opens an
-// image file through the picker. Prints what the page showed as JSON; the Rust test
+// image file (a phone's photo of a digit on paper) through the picker. Prints what the page showed as JSON; the Rust test
 // (crates/trainer/tests/serve.rs) checks it.
 //
 //   node page.mjs URL IMAGE [SCREENSHOT.png]
@@ -45,6 +45,17 @@ try {
         for (let i = 0; i < data.length; i += 4) ink += data[i];
         return ink;
       })(),
+      // Ink in the 28x28's outer two rows and columns: none for a cleaned digit in MNIST's box
+      // (a photo's grey paper left in would fill them).
+      seenFrame: (() => {
+        const data = document.getElementById("seen").getContext("2d").getImageData(0, 0, 28, 28).data;
+        let ink = 0;
+        for (let i = 0; i < 28 * 28; i++) {
+          const [x, y] = [i % 28, Math.floor(i / 28)];
+          if (x < 2 || y < 2 || x > 25 || y > 25) ink += data[4 * i];
+        }
+        return ink;
+      })(),
     }));
   }
 
@@ -58,7 +69,7 @@ try {
   result.one = await reading("the drawn 1");
   if (screenshot) await page.screenshot({ path: screenshot });
   await page.click("#clear");
-  // An image file through the picker.
+  // An image file (a phone's photo of a digit on paper) through the picker.
   const input = await page.$("#file");
   await input.uploadFile(image);
   result.uploaded = await reading("the uploaded image");
