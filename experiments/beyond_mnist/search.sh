@@ -22,6 +22,11 @@ for kind in paper cells; do
     [ -d "$out/$kind" ] || "$target/experiments" photos --data-dir "$data" --split validation \
         --kind "$kind" --count 2000 --out "$out/$kind"
 done
+# The error rate, %, of the model in folder $2 on the images of $out/$1.
+error() {
+    python3 "$here/score.py" "$out/$1" --trainer "$target/trainer" --model "$2" | tail -1 |
+        python3 -c "import json,sys; print(round(json.load(sys.stdin)['error_percent'], 2))"
+}
 for setting in ${SETTINGS:-0:0 0.5:0 1:0 0:1 0.5:1 1:1}; do
     thickness=${setting%:*} blur=${setting#*:}
     run="$out/thickness-$thickness-blur-$blur-seed-$seed"
@@ -33,8 +38,6 @@ for setting in ${SETTINGS:-0:0 0.5:0 1:0 0:1 0.5:1 1:1}; do
     fi
     validation=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['test_error'])" \
         "$run/evaluation.json")
-    error() { python3 "$here/score.py" "$out/$1" --trainer "$target/trainer" --model "$run" | tail -1 |
-        python3 -c "import json,sys; print(round(json.load(sys.stdin)['error_percent'], 2))"; }
     echo "thickness $thickness blur $blur seed $seed: MNIST validation $validation %," \
-        "photos $(error paper) %, cells $(error cells) %" | tee -a "$out/results.txt"
+        "photos $(error paper "$run") %, cells $(error cells "$run") %" | tee -a "$out/results.txt"
 done

@@ -11,8 +11,8 @@
 //! - the pen, whatever `augment` says, when its sizes are above 0: strokes thickened or
 //!   thinned by up to ±`thickness` pixels (grey-level dilation or erosion by a 3x3 cross,
 //!   whole steps then a blend for the fraction), then blurred by a Gaussian of σ up to `blur`
-//!   pixels and stretched back so the brightest ink is 255 (as a photo's cleaning stretches
-//!   it): other pens, other scanners and phone cameras than MNIST's.
+//!   pixels and stretched back so the brightest ink is 255 (a photo's cleaning stretches its
+//!   ink too): other pens, other scanners and phone cameras than MNIST's.
 //!
 //! The geometric distortions are hand-written because the image crates offer affine warps of
 //! whole images but not per-pixel displacement fields, and both are a few lines of bilinear
@@ -128,7 +128,7 @@ impl Distortions {
             Self::warp(pixels, affine, field)
         };
         match pen {
-            Some(pen) => pen.apply(&moved),
+            Some(pen) => pen.apply(moved),
             None => moved,
         }
     }
@@ -193,10 +193,9 @@ impl Pen {
     }
 
     /// 28x28 grey levels drawn with this pen.
-    fn apply(&self, pixels: &[u8]) -> Vec<u8> {
+    fn apply(&self, pixels: Vec<u8>) -> Vec<u8> {
         let side = IMAGE_SIZE as u32;
-        let mut image =
-            GrayImage::from_raw(side, side, pixels.to_vec()).expect("28x28 grey levels");
+        let mut image = GrayImage::from_raw(side, side, pixels).expect("28x28 grey levels");
         if self.thickness != 0.0 {
             let cross = Mask::diamond(1);
             let step = |image: &GrayImage| {
@@ -780,7 +779,7 @@ mod tests {
                         thickness: 1.0,
                         blur: 0.0
                     }
-                    .apply(&item.pixels)
+                    .apply(item.pixels.clone())
                 ) > before
             );
             assert!(
@@ -789,7 +788,7 @@ mod tests {
                         thickness: -1.0,
                         blur: 0.0
                     }
-                    .apply(&item.pixels)
+                    .apply(item.pixels.clone())
                 ) < before
             );
             // Blur spreads the ink, keeps its brightest level at 255 and its centre of mass.
@@ -797,7 +796,7 @@ mod tests {
                 thickness: 0.0,
                 blur: 1.5,
             }
-            .apply(&item.pixels);
+            .apply(item.pixels.clone());
             assert_eq!(blurred.iter().max(), Some(&255));
             let spread = |pixels: &[u8]| pixels.iter().filter(|&&v| v > 0).count();
             assert!(spread(&blurred) > spread(&item.pixels));

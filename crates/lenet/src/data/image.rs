@@ -278,8 +278,9 @@ const FRINGE: u8 = 2;
 /// 1. scale down to at most [`WORKING_SIDE`] pixels a side, and invert a dark-on-light image
 ///    (MNIST's digits are light on dark; paper is light: the median of the border tells);
 /// 2. estimate the paper's light, uneven lighting included, as a grey-level opening (the
-///    brightest level under which a disk of a quarter of the image's side fits, smoothed) of a
-///    coarse copy, so that strokes narrower than the disk are not part of it, and subtract it;
+///    brightest level under which a disk a quarter of the image's side across fits, smoothed)
+///    of a coarse copy, so that strokes narrower than the disk are not part of it, and
+///    subtract it ([`paper_light`]);
 /// 3. threshold what is left by Otsu's level (at least [`MIN_CONTRAST`]), label its connected
 ///    parts, and keep the digit's ([`digit_parts`]): not specks, and not lines or the paper's
 ///    edge along the image's border;
@@ -481,33 +482,41 @@ impl Part {
 ///   hundredth and close to it (a broken stroke); smaller ones and far ones are specks.
 fn digit_parts(parts: &[Part], w: u32, h: u32) -> Option<Vec<bool>> {
     let min_size = (w.max(h) * 25).div_ceil(1000).max(3);
-    let largest = |keep: &dyn Fn(&Part) -> bool| {
+    // The largest part (in pixels) among the candidates.
+    let largest = |candidates: &[bool]| {
         parts
             .iter()
-            .enumerate()
-            .filter(|(_, p)| keep(p))
-            .max_by_key(|(_, p)| p.area)
-            .map(|(i, _)| i)
+            .zip(candidates)
+            .filter(|(_, c)| **c)
+            .max_by_key(|(p, _)| p.area)
+            .map(|(p, _)| *p)
     };
+    let on_border: Vec<bool> = parts.iter().map(|p| p.touches_border(w, h)).collect();
     let border_size = parts
         .iter()
-        .filter(|p| p.touches_border(w, h))
-        .map(Part::size)
+        .zip(&on_border)
+        .filter(|(_, b)| **b)
+        .map(|(p, _)| p.size())
         .max()
         .unwrap_or(0);
-    let inside = largest(&|p| !p.touches_border(w, h))
-        .filter(|&i| parts[i].size() >= min_size && parts[i].size() * 4 >= border_size);
-    let candidate: Box<dyn Fn(&Part) -> bool> = if inside.is_some() {
-        Box::new(|p: &Part| !p.touches_border(w, h))
-    } else if parts
-        .iter()
-        .any(|p| !(p.touches_border(w, h) && p.is_line(w, h)))
-    {
-        Box::new(|p: &Part| !(p.touches_border(w, h) && p.is_line(w, h)))
+    let inside: Vec<bool> = on_border.iter().map(|b| !b).collect();
+    let digit_inside =
+        largest(&inside).is_some_and(|p| p.size() >= min_size && p.size() * 4 >= border_size);
+    let candidates = if digit_inside {
+        inside
     } else {
-        Box::new(|_: &Part| true)
+        let not_lines: Vec<bool> = parts
+            .iter()
+            .zip(&on_border)
+            .map(|(p, b)| !(*b && p.is_line(w, h)))
+            .collect();
+        if not_lines.contains(&true) {
+            not_lines
+        } else {
+            vec![true; parts.len()]
+        }
     };
-    let main = parts[largest(&*candidate)?];
+    let main = largest(&candidates)?;
     if main.size() < min_size {
         return None;
     }
@@ -515,10 +524,10 @@ fn digit_parts(parts: &[Part], w: u32, h: u32) -> Option<Vec<bool>> {
     Some(
         parts
             .iter()
-            .map(|p| {
-                candidate(p)
-                    && (p.area * 12 >= main.area
-                        || (p.area * 100 >= main.area && p.near(&main, margin)))
+            .zip(&candidates)
+            .map(|(p, c)| {
+                *c && (p.area * 12 >= main.area
+                    || (p.area * 100 >= main.area && p.near(&main, margin)))
             })
             .collect(),
     )
@@ -572,7 +581,11 @@ fn ink_bounds(image: &GrayImage, brightest: u8) -> Option<(u32, u32, u32, u32)> 
     if brightest == 0 {
         return None;
     }
-    let threshold = brightest / 3;
+    bounds_above(image, brightest / 3)
+}
+
+/// Bounding box `(x0, y0, x1, y1)` of the pixels brighter than `threshold`; `None` for none.
+pub(crate) fn bounds_above(image: &GrayImage, threshold: u8) -> Option<(u32, u32, u32, u32)> {
     image
         .enumerate_pixels()
         .filter(|(_, _, Luma([v]))| *v > threshold)

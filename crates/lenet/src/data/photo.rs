@@ -172,15 +172,9 @@ const BLOCK: u32 = 4;
 /// `experiments/beyond_mnist/optdigits.py` writes optdigits' own.
 pub fn cells_png(digit: &[u8]) -> Vec<u8> {
     let side = IMAGE_SIZE as u32;
-    let image = GrayImage::from_fn(side, side, |x, y| Luma([digit[(y * side + x) as usize]]));
-    let (mut x0, mut y0, mut x1, mut y1) = (side, side, 0, 0);
-    for (x, y, p) in image.enumerate_pixels() {
-        if p[0] > 127 {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-    }
+    let image = GrayImage::from_raw(side, side, digit.to_vec()).expect("28x28 grey levels");
     let mut bitmap = GrayImage::new(BITMAP, BITMAP);
-    if x0 <= x1 {
+    if let Some((x0, y0, x1, y1)) = super::image::bounds_above(&image, 127) {
         let (w, h) = (x1 - x0 + 1, y1 - y0 + 1);
         let scale = f64::from(BITMAP) / f64::from(w.max(h));
         let (sw, sh) = (
@@ -213,13 +207,19 @@ pub fn cells_png(digit: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn photos_are_repeatable_and_look_like_paper() {
+    /// A "1": a bar 2 pixels wide (columns 13 and 14) and 16 tall (rows 6 to 21).
+    fn bar() -> Vec<u8> {
         let mut digit = vec![0u8; IMAGE_SIZE * IMAGE_SIZE];
         for y in 6..22 {
             digit[y * IMAGE_SIZE + 13] = 255;
             digit[y * IMAGE_SIZE + 14] = 255;
         }
+        digit
+    }
+
+    #[test]
+    fn photos_are_repeatable_and_look_like_paper() {
+        let digit = bar();
         for seed in 0..40 {
             let style = PhotoStyle::random(seed);
             assert!((20.0..400.0).contains(&style.digit_size), "{style:?}");
@@ -240,14 +240,9 @@ mod tests {
 
     #[test]
     fn cells_count_the_bitmap_in_blocks_of_four() {
-        // A bar 2 wide and 16 tall: its box fills the bitmap's height and 4 of its 32 columns,
-        // the middle ones (14-17): half of blocks 3 and 4 in every row, 8 of their 16 pixels.
-        let mut digit = vec![0u8; IMAGE_SIZE * IMAGE_SIZE];
-        for y in 6..22 {
-            digit[y * IMAGE_SIZE + 13] = 255;
-            digit[y * IMAGE_SIZE + 14] = 255;
-        }
-        let cells = image::load_from_memory(&cells_png(&digit))
+        // The bar's box fills the bitmap's height and 4 of its 32 columns, the middle ones
+        // (14-17): half of blocks 3 and 4 in every row, 8 of their 16 pixels.
+        let cells = image::load_from_memory(&cells_png(&bar()))
             .unwrap()
             .into_luma8();
         assert_eq!(cells.dimensions(), (8, 8));
