@@ -234,12 +234,11 @@ impl StudyResult {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder (lenet's checkpoint
-/// writer), so a reader never sees
-/// half a file and an interrupted write leaves the previous one.
+/// Writes `bytes` to `path` through a temporary file in the same folder (lenet's crash-safe
+/// writer), so a reader never sees half a file and an interrupted write leaves the previous
+/// one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    lenet::artifacts::write_atomically(path, |tmp| std::fs::write(tmp, bytes))
-        .map_err(|e| ExperimentError::io(path, e))
+    lenet::atomic::write_bytes_atomically(path, bytes).map_err(|e| ExperimentError::io(path, e))
 }
 
 /// Writes serialisable rows as a CSV file with a header (atomically).

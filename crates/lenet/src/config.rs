@@ -268,7 +268,7 @@ impl TrainingConfig {
     /// Loads the configuration saved in a run folder.
     pub fn load_from(artifact_dir: &Path) -> error::Result<Self> {
         let path = RunFolder::new(artifact_dir).config_file();
-        let text = std::fs::read_to_string(&path).map_err(|e| LenetError::io(&path, e))?;
+        let text = crate::files::read_input_to_string(&path, crate::files::SMALL_TEXT)?;
         Self::from_json(&text, &path)
     }
 }

@@ -20,6 +20,48 @@ pub enum LenetError {
         source: std::io::Error,
     },
 
+    /// An input that is not a regular file, or too large for what it should be.
+    #[error("{path}: {reason}; expected {expected}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What it is ("a FIFO (named pipe), not a regular file").
+        reason: String,
+        /// What was expected ("an image of at most 64 MiB").
+        expected: String,
+    },
+
+    /// An output path the program will not write (a folder, a symbolic link, an existing file
+    /// without `--force`).
+    #[error("{path}: {reason}")]
+    Output {
+        /// The path.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+
+    /// An output could not be written (no space, no permission, ...: the source says).
+    #[error("{path}: cannot write")]
+    Write {
+        /// The output.
+        path: PathBuf,
+        /// The OS's error.
+        source: std::io::Error,
+    },
+
+    /// Another process holds the run folder's lock.
+    #[error(
+        "{dir} is in use by another run ({holder}); wait for it to end, or choose another \
+         --artifact-dir"
+    )]
+    Busy {
+        /// The run folder.
+        dir: PathBuf,
+        /// Who holds it, as it wrote into the lock file ("pid 123 on host a, since ...").
+        holder: String,
+    },
+
     /// A data file could not be read or does not follow the IDX format.
     #[error(transparent)]
     Idx(#[from] idx::IdxError),

@@ -313,9 +313,10 @@ impl TrainedModel {
 /// broken.
 fn saved_config(folder: &RunFolder) -> Result<Option<TrainingConfig>> {
     let path = folder.config_file();
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    if !path.exists() {
         return Ok(None);
-    };
+    }
+    let text = crate::files::read_input_to_string(&path, crate::files::SMALL_TEXT)?;
     let ours = serde_json::from_str::<serde_json::Value>(&text)
         .map(|json| json.get("model").is_some_and(|m| m.get("c1").is_some()));
     match ours {

@@ -14,6 +14,8 @@
 //! - [`eval`]: a trained model: loading, test error, predictions;
 //! - [`artifacts`]: a run's folder ([`artifacts::RunFolder`]: configuration, checkpoints, model),
 //!   written crash-safe ([`atomic`]);
+//! - [`files`]: what the program reads and writes, checked first (regular files within a
+//!   bound; outputs that replace only regular files, with `--force`);
 //! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
 //! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share.
 
@@ -26,6 +28,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod files;
 pub(crate) mod fused;
 pub mod loss;
 pub mod metric;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
-use crate::atomic::write_atomically;
+use crate::atomic::{write_atomically, write_bytes_atomically};
 
 /// The three files burn-train writes per epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +62,9 @@ pub fn checksum_file(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn file_crc32(path: &Path) -> std::io::Result<String> {
-    Ok(format!("{:08x}", crc32fast::hash(&std::fs::read(path)?)))
+fn file_crc32(path: &Path) -> crate::error::Result<String> {
+    let bytes = crate::files::read_input(path, crate::files::WEIGHTS)?;
+    Ok(format!("{:08x}", crc32fast::hash(&bytes)))
 }
 
 /// Checks a checkpoint against its checksum, when it has one (a crash between the two writes,
@@ -73,7 +74,7 @@ pub fn verify(path: &Path) -> std::result::Result<(), String> {
     let Ok(expected) = std::fs::read_to_string(&sum) else {
         return Ok(());
     };
-    let found = file_crc32(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let found = file_crc32(path).map_err(|e| e.to_string())?;
     if expected.trim() == found {
         Ok(())
     } else {
@@ -131,8 +132,9 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         remove_if_present(&sum).map_err(CheckpointerError::IOError)?;
         write_atomically(&path, |tmp| record.save(tmp.to_path_buf()))
             .map_err(CheckpointerError::IOError)?;
-        let crc = file_crc32(&path).map_err(CheckpointerError::IOError)?;
-        write_atomically(&sum, |tmp| std::fs::write(tmp, &crc)).map_err(CheckpointerError::IOError)
+        let crc =
+            file_crc32(&path).map_err(|e| CheckpointerError::IOError(std::io::Error::other(e)))?;
+        write_bytes_atomically(&sum, crc.as_bytes()).map_err(CheckpointerError::IOError)
     }
 
     fn delete(&self, epoch: usize) -> std::result::Result<(), CheckpointerError> {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::atomic::write_atomically;
+use crate::atomic::write_bytes_atomically;
 use crate::error::{LenetError, Result};
 
 /// What `evaluation.json` holds.
@@ -28,17 +28,19 @@ impl SavedEvaluation {
     /// Writes it to `path`, crash-safe.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("an evaluation serialises");
-        write_atomically(path, |tmp| std::fs::write(tmp, &text))
-            .map_err(|e| LenetError::io(path, e))
+        write_bytes_atomically(path, text.as_bytes()).map_err(|source| LenetError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Reads it from `path`, if there is one.
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        match std::fs::read_to_string(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(LenetError::io(path, e)),
-            Ok(text) => Self::from_json(&text, path).map(Some),
+        if !path.exists() {
+            return Ok(None);
         }
+        let text = crate::files::read_input_to_string(path, crate::files::SMALL_TEXT)?;
+        Self::from_json(&text, path).map(Some)
     }
 
     /// From the text of an `evaluation.json` (`path` names it in errors).

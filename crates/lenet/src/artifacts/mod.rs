@@ -6,10 +6,12 @@
 //! only complete files behind.
 //!
 //! - [`checkpoint`][]: the checkpoints' names, checksums and the checkpointer burn-train calls;
-//! - [`evaluation`][]: `evaluation.json`.
+//! - [`evaluation`][]: `evaluation.json`;
+//! - [`lock`][]: `run.lock`, one writer per folder ([`RunFolder::lock`]).
 
 pub mod checkpoint;
 pub mod evaluation;
+pub mod lock;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +23,7 @@ use burn::store::ModuleRecord;
 pub use crate::atomic::write_atomically;
 pub use checkpoint::{AtomicFileCheckpointer, Kind};
 pub use evaluation::SavedEvaluation;
+pub use lock::{LOCK_FILE, RunLock};
 
 use crate::error::{LenetError, Result};
 
@@ -206,25 +209,49 @@ impl RunFolder {
         }
     }
 
+    /// Takes the folder's lock (creating the folder), held until the returned guard drops: a
+    /// second process is refused at once, naming the holder ([`lock`]).
+    pub fn lock(&self) -> Result<RunLock> {
+        RunLock::acquire(&self.dir)
+    }
+
+    /// Whether the folder holds a run that never completed an epoch: a `config.json`, but no
+    /// checkpoint and no model (a run stopped, or failed, in its first epoch). A fresh run may
+    /// replace it: there is nothing to lose.
+    fn holds_only_an_unstarted_run(&self) -> bool {
+        !self.model_file().exists() && self.checkpoints().is_empty()
+    }
+
     /// Prepares the folder for a run started as `start`; returns the epoch to resume after.
+    /// Call it holding the folder's [`lock`](Self::lock).
     ///
-    /// A fresh run refuses a folder holding a previous run; an overwriting one deletes that
-    /// run's files first; a resumed one removes partial files and finds the last complete
-    /// checkpoint.
+    /// A fresh run refuses a folder holding a previous run (unless that run never completed an
+    /// epoch); an overwriting one deletes that run's files first; a resumed one removes
+    /// partial files and finds the last complete checkpoint.
     pub fn prepare(&self, start: StartMode) -> Result<Option<usize>> {
         let previous: Vec<PathBuf> = [self.config_file(), self.model_file(), self.checkpoint_dir()]
             .into_iter()
             .filter(|path| path.exists())
             .collect();
+        let unstarted = !previous.is_empty() && self.holds_only_an_unstarted_run();
         match start {
             StartMode::Resume => {
                 self.remove_partial_files()?;
+                if self.checkpoints().is_empty() {
+                    return Err(LenetError::Artifact {
+                        path: self.dir.clone(),
+                        reason: "nothing to resume: the run completed no epoch; start it again \
+                                 with the same command without --resume"
+                            .into(),
+                    });
+                }
                 let epoch = self.resumable().map_err(|why| LenetError::Artifact {
                     path: self.checkpoint_dir(),
                     reason: format!("no complete checkpoint to resume from ({why})"),
                 })?;
                 return Ok(Some(epoch));
             }
+            StartMode::Fresh if unstarted => remove_all(previous)?,
             StartMode::Fresh if !previous.is_empty() => {
                 return Err(LenetError::Artifact {
                     path: self.dir.clone(),
@@ -237,16 +264,7 @@ impl RunFolder {
             StartMode::Fresh => {}
             StartMode::Overwrite => {
                 let old_logs = OLD_LOGS.iter().map(|name| self.dir.join(name));
-                for path in previous.into_iter().chain(old_logs) {
-                    let removed = if path.is_dir() {
-                        std::fs::remove_dir_all(&path)
-                    } else if path.exists() {
-                        std::fs::remove_file(&path)
-                    } else {
-                        Ok(())
-                    };
-                    removed.map_err(|e| LenetError::io(&path, e))?;
-                }
+                remove_all(previous.into_iter().chain(old_logs))?;
             }
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| LenetError::io(&self.dir, e))?;
@@ -295,7 +313,20 @@ impl RunFolder {
     pub fn describe_kept(&self) -> String {
         match self.last_checkpoint() {
             Some(epoch) => format!("the checkpoint of epoch {epoch} is kept"),
-            None => "no epoch completed, so there is no checkpoint".into(),
+            None => "no checkpoint was written".into(),
+        }
+    }
+
+    /// What a stopped run leaves and how to go on, as printed after Ctrl-C: resume from the
+    /// last checkpoint, or (none written) start over with the same command.
+    pub fn how_to_continue(&self) -> String {
+        match self.last_checkpoint() {
+            Some(epoch) => {
+                format!("the checkpoint of epoch {epoch} is kept; continue with --resume")
+            }
+            None => "no checkpoint was written, so there is nothing to resume; run the same \
+                     command again to start over"
+                .into(),
         }
     }
 
@@ -345,6 +376,21 @@ impl RunFolder {
     pub fn load_evaluation(&self) -> Result<Option<SavedEvaluation>> {
         SavedEvaluation::load(&self.evaluation_file())
     }
+}
+
+/// Removes each of `paths` that exists, files and folders.
+fn remove_all(paths: impl IntoIterator<Item = PathBuf>) -> Result<()> {
+    for path in paths {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else if path.exists() {
+            std::fs::remove_file(&path)
+        } else {
+            Ok(())
+        };
+        removed.map_err(|e| LenetError::io(&path, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -432,6 +478,26 @@ mod tests {
         assert!(run.model_file().exists());
         assert_eq!(run.prepare(StartMode::Overwrite).unwrap(), None);
         assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn a_run_that_completed_no_epoch_is_replaced_by_a_fresh_one_and_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunFolder::new(dir.path());
+        touch(&run.config_file());
+        let refused = run.prepare(StartMode::Resume).unwrap_err().to_string();
+        assert!(refused.contains("without --resume"), "{refused}");
+        assert_eq!(run.prepare(StartMode::Fresh).unwrap(), None);
+        assert!(!run.config_file().exists());
+        assert!(run.how_to_continue().contains("run the same command again"));
+        // Once an epoch is checkpointed, it is a previous run.
+        touch(&run.config_file());
+        complete_epoch(&run, 1);
+        assert!(run.prepare(StartMode::Fresh).is_err());
+        assert!(
+            run.how_to_continue()
+                .contains("epoch 1 is kept; continue with --resume")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
-use crate::atomic::write_atomically;
+use crate::atomic::write_bytes_atomically;
 use crate::error::{LenetError, Result};
 
 /// Where the files are fetched from (`{URL}{name}.gz`).
@@ -64,8 +64,7 @@ pub fn fetch_missing(dir: &Path) -> Result<()> {
                 source: Some(e),
             })?;
         let path = dir.join(format!("{name}.gz"));
-        write_atomically(&path, |tmp| std::fs::write(tmp, &bytes))
-            .map_err(|e| LenetError::io(&path, e))?;
+        write_bytes_atomically(&path, &bytes).map_err(|e| LenetError::io(&path, e))?;
     }
     Ok(())
 }

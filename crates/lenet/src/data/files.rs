@@ -36,6 +36,8 @@ pub(super) fn find_file(dir: &Path, name: &'static str) -> Result<PathBuf> {
 
 /// Loads and cross-checks an IDX image file and its label file.
 pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<DigitDataset> {
+    crate::files::check_input(images_path, crate::files::IDX)?;
+    crate::files::check_input(labels_path, crate::files::IDX)?;
     let images = idx::parse_images(&idx::read_bytes(images_path)?, images_path)?;
     let labels = idx::parse_labels(&idx::read_bytes(labels_path)?, labels_path)?;
     if (images.rows, images.cols) != (IMAGE_SIZE, IMAGE_SIZE) {

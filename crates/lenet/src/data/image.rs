@@ -49,7 +49,7 @@ fn unreadable(path: &Path, found: String) -> LenetError {
 /// Reads an image file and converts it to MNIST form: [`PIXELS`](crate::mnist::PIXELS) grey
 /// levels, light digit on black (all zero when the image holds no digit, see [`is_blank`]).
 pub fn load_digit(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| LenetError::io(path, e))?;
+    let bytes = crate::files::read_input(path, crate::files::IMAGE)?;
     digit_from_bytes(&bytes, path)
 }
 

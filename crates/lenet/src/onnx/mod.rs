@@ -122,21 +122,22 @@ pub fn to_onnx(model: &TrainedModel) -> ModelProto {
 /// Writes `model` as an ONNX file at `path`, crash-safe (the previous file stays whole until
 /// the new one is complete).
 pub fn export(model: &TrainedModel, path: &Path) -> Result<()> {
-    let bytes = to_onnx(model).encode_to_vec();
-    crate::atomic::write_atomically(path, |tmp| std::fs::write(tmp, &bytes)).map_err(|source| {
-        LenetError::Io {
+    crate::atomic::write_bytes_atomically(path, &encode(model)).map_err(|source| {
+        LenetError::Write {
             path: path.to_path_buf(),
             source,
         }
     })
 }
 
+/// `model` as the bytes of an ONNX file.
+pub fn encode(model: &TrainedModel) -> Vec<u8> {
+    to_onnx(model).encode_to_vec()
+}
+
 /// Reads an ONNX file.
 pub fn read(path: &Path) -> Result<ModelProto> {
-    let bytes = std::fs::read(path).map_err(|source| LenetError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::files::read_input(path, crate::files::ONNX)?;
     let model = ModelProto::decode(bytes.as_slice()).map_err(|source| LenetError::Onnx {
         path: path.to_path_buf(),
         source,

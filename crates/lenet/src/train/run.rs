@@ -118,10 +118,12 @@ pub fn training_loader(
 /// Trains the network described by `config` on `data` (already subset), on `device`.
 ///
 /// The loop, step by step:
-/// 1. check the configuration against the data, prepare the artifact folder (refusing to
-///    overwrite a previous run unless asked), and write `config.json` (or, resuming, check the
-///    last checkpoint can be restored);
-/// 2. build the network with its seeded initialisation (or the weights of `init_from`);
+/// 1. check the configuration against the data, take the artifact folder's lock (held until
+///    the run returns: one writer per folder), prepare the folder (refusing to overwrite a
+///    previous run unless asked);
+/// 2. build the network with its seeded initialisation (or the weights of `init_from`), then
+///    write `config.json` (or, resuming, check the last checkpoint can be restored); a start
+///    that fails leaves no `config.json`, and no folder if it created it;
 /// 3. let burn-train's `Learner` run plain SGD over the epochs: a [`TrainingModel`] step per
 ///    batch, the test split after each epoch, an atomically written checkpoint after each, the
 ///    [`RunRecorder`] recording every metric (and stopping a run whose loss is not finite);
@@ -136,27 +138,20 @@ pub fn train(
     config.validate_for(data)?;
     let dir = &options.artifact_dir;
     let run = RunFolder::new(dir);
-    let resumed_after = run.prepare(options.start)?;
-    match resumed_after {
-        None => {
-            let path = run.config_file();
-            write_atomically(&path, |tmp| config.save(tmp))
-                .map_err(|e| LenetError::io(&path, e))?;
+    let created = !dir.exists();
+    let _lock = run.lock()?;
+    let started = start(config, &run, options.start, device);
+    let (resumed_after, net, kept_initial) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            if created {
+                // Nothing of the run's was written: leave no folder behind.
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(error);
         }
-        Some(epoch) => check_checkpoint(dir, epoch, config, device)?,
-    }
-
-    // 2. The network.
+    };
     let train_device = device.clone().autodiff();
-    let mut net = config
-        .model
-        .init_seeded_scaled(&train_device, config.seed, config.init.gain());
-    let mut kept_initial = Vec::new();
-    if let (Some(path), None) = (&config.init_from, resumed_after) {
-        let (loaded, report) = weights::load_with(net, path, &config.init_options()?)?;
-        net = loaded;
-        kept_initial = report.kept;
-    }
 
     // 3. burn-train's learner.
     let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);
@@ -304,6 +299,39 @@ pub fn train(
         best_epoch,
         stopped_early,
     })
+}
+
+/// Steps 1 and 2 of [`train`] once the lock is held: builds the network (`init_from` is read
+/// before anything in the folder changes: a bad one loses no previous run), prepares `run`'s
+/// folder, writes `config.json`. Returns the epoch resumed after, the network and the tensors
+/// `init_from` left at their initial values.
+fn start(
+    config: &TrainingConfig,
+    run: &RunFolder,
+    mode: StartMode,
+    device: &Device,
+) -> Result<(Option<usize>, LeNet, Vec<String>)> {
+    let mut net = config.model.init_seeded_scaled(
+        &device.clone().autodiff(),
+        config.seed,
+        config.init.gain(),
+    );
+    let mut kept_initial = Vec::new();
+    if let (Some(path), false) = (&config.init_from, mode == StartMode::Resume) {
+        let (loaded, report) = weights::load_with(net, path, &config.init_options()?)?;
+        net = loaded;
+        kept_initial = report.kept;
+    }
+    let resumed_after = run.prepare(mode)?;
+    match resumed_after {
+        None => {
+            let path = run.config_file();
+            write_atomically(&path, |tmp| config.save(tmp))
+                .map_err(|e| LenetError::io(&path, e))?;
+        }
+        Some(epoch) => check_checkpoint(run.path(), epoch, config, device)?,
+    }
+    Ok((resumed_after, net, kept_initial))
 }
 
 /// The learning rate of every step of the run.

@@ -26,6 +26,7 @@ pub mod record;
 mod shapes;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::store::burn_pack::Tensor as PackTensor;
@@ -162,12 +163,7 @@ impl std::fmt::Debug for WeightFile {
 impl WeightFile {
     /// Reads every tensor of `path` (without applying them to anything).
     pub fn read(path: &Path) -> Result<Self> {
-        if !path.is_file() {
-            return Err(LenetError::Artifact {
-                path: path.to_path_buf(),
-                reason: "no such file".into(),
-            });
-        }
+        crate::files::check_input(path, crate::files::WEIGHTS)?;
         let format = WeightFormat::of(path)?;
         let (tensors, metadata) = match format {
             WeightFormat::Burnpack => {
@@ -334,14 +330,30 @@ fn tensors_of<S: ModuleStore>(
         .collect())
 }
 
-/// The metadata of a SafeTensors file's header.
+/// Largest SafeTensors header read (the format's own reader refuses more than 100 MB).
+const MAX_SAFETENSORS_HEADER: u64 = 100 << 20;
+
+/// The metadata of a SafeTensors file's header, read alone (not the tensors after it): the
+/// file's first 8 bytes give the header's length (little-endian), then the header (JSON).
 fn safetensors_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    let bytes = std::fs::read(path).map_err(|e| LenetError::io(path, e))?;
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| LenetError::Artifact {
-            path: path.to_path_buf(),
-            reason: format!("not a readable SafeTensors file: {e}"),
-        })?;
+    let bad = |reason: String| LenetError::Artifact {
+        path: path.to_path_buf(),
+        reason: format!("not a readable SafeTensors file: {reason}"),
+    };
+    let mut file = crate::files::open_input(path, crate::files::WEIGHTS)?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length)
+        .map_err(|e| bad(format!("its header's length: {e}")))?;
+    let length = u64::from_le_bytes(length);
+    if length > MAX_SAFETENSORS_HEADER {
+        return Err(bad(format!("a header of {length} bytes")));
+    }
+    let mut header = Vec::new();
+    file.take(length)
+        .read_to_end(&mut header)
+        .map_err(|e| bad(format!("its header: {e}")))?;
+    let header: safetensors::tensor::Metadata =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("its header: {e}")))?;
     Ok(header
         .metadata()
         .clone()
@@ -475,10 +487,20 @@ pub fn save(model: &LeNet, path: &Path, format: WeightFormat) -> Result<()> {
     )
 }
 
-/// Writes `model`'s weights as `options` say, with their checksum in the metadata
-/// ([`CHECKSUM_KEY`]): the tensors are first written in memory and read back, so the checksum
-/// is of exactly the bytes the file stores.
+/// Writes `model`'s weights as `options` say ([`encode`]) to `path`, crash-safe, replacing a
+/// file there.
 pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()> {
+    let bytes = encode(model, path, options)?;
+    crate::atomic::write_bytes_atomically(path, &bytes).map_err(|source| LenetError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `model`'s weights as `options` say, with their checksum in the metadata ([`CHECKSUM_KEY`]),
+/// as the bytes of a file (`path` names it in errors): the tensors are first written without
+/// the checksum and read back, so the checksum is of exactly the bytes the file stores.
+pub fn encode(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<Vec<u8>> {
     let cast = FloatCastAdapter::to(options.precision.dtype());
     let network = "improved LeNet-5 (lenet-burn)";
     match options.format {
@@ -487,12 +509,13 @@ pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()
                 path: path.to_path_buf(),
                 source,
             };
+            let cannot_write = |e: burn::store::burn_pack::Error| LenetError::Artifact {
+                path: path.to_path_buf(),
+                reason: format!("cannot encode the burnpack: {e}"),
+            };
             let mut memory = BurnpackStore::from_bytes(None).with_to_adapter(cast.clone());
             model.save_into(&mut memory).map_err(burnpack)?;
-            let bytes = memory.get_bytes().map_err(|e| LenetError::Artifact {
-                path: path.to_path_buf(),
-                reason: format!("cannot write burnpack: {e}"),
-            })?;
+            let bytes = memory.get_bytes().map_err(cannot_write)?;
             let tensors = burn::store::burn_pack::Reader::from_bytes(bytes)
                 .and_then(|reader| reader.into_tensors())
                 .map_err(|e| LenetError::Artifact {
@@ -500,13 +523,12 @@ pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()
                     reason: format!("cannot read back the burnpack written: {e}"),
                 })?;
             let sum = checksum(&tensors, path)?;
-            let mut store = BurnpackStore::from_file(path)
-                .auto_extension(false)
-                .overwrite(true)
+            let mut store = BurnpackStore::from_bytes(None)
                 .with_to_adapter(cast)
                 .metadata("network", network)
                 .metadata(CHECKSUM_KEY, sum);
-            model.save_into(&mut store).map_err(burnpack)
+            model.save_into(&mut store).map_err(burnpack)?;
+            Ok(store.get_bytes().map_err(cannot_write)?.to_vec())
         }
         WeightFormat::Safetensors => {
             let adapter = match options.layout {
@@ -522,12 +544,13 @@ pub fn save_with(model: &LeNet, path: &Path, options: &SaveOptions) -> Result<()
             let bytes = memory.get_bytes().map_err(safetensors)?;
             let tensors = tensors_of(SafetensorsStore::from_bytes(Some(bytes)), safetensors)?;
             let sum = checksum(&tensors, path)?;
-            let mut store = SafetensorsStore::from_file(path)
+            let mut store = SafetensorsStore::from_bytes(None)
                 .with_to_adapter(adapter)
                 .metadata("network", network)
                 .metadata("layout", options.layout.name())
                 .metadata(CHECKSUM_KEY, sum);
-            model.save_into(&mut store).map_err(safetensors)
+            model.save_into(&mut store).map_err(safetensors)?;
+            store.get_bytes().map_err(safetensors)
         }
         WeightFormat::Pytorch | WeightFormat::Mpk => Err(LenetError::Artifact {
             path: path.to_path_buf(),

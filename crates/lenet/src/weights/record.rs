@@ -30,7 +30,7 @@ pub fn read(path: &Path) -> Result<(Vec<PackTensor>, BTreeMap<String, String>)> 
         path: path.to_path_buf(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| LenetError::io(path, e))?;
+    let file = crate::files::open_input(path, crate::files::WEIGHTS)?;
     let mut bytes = Vec::new();
     let gzipped = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
     let read = if gzipped {
