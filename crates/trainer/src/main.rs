@@ -77,9 +77,12 @@ struct EvalArgs {
     data: DataArg,
     #[command(flatten)]
     backend: BackendArg,
-    /// Also write the confusion matrix as CSV to FILE.
+    /// Also write the confusion matrix as CSV to FILE (`-`: standard output, after the report).
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -101,16 +104,21 @@ struct ExportArgs {
     /// an ONNX graph, its deskewing included).
     #[arg(long, value_enum)]
     format: WeightFormat,
-    /// The file to write.
+    /// The file to write (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     #[command(flatten)]
     output: OutputArgs,
 }
 
-/// How written weights are stored.
+/// How written weights are stored, and whether they may replace a file.
 #[derive(Args, Debug)]
 struct OutputArgs {
+    /// Replace the output if it exists (a regular file only: a folder or a symbolic link is
+    /// never replaced; a device such as /dev/null is written into). Without it, an existing
+    /// file is refused.
+    #[arg(long)]
+    force: bool,
     /// Float type of the written tensors.
     #[arg(long, value_enum, default_value = "f32")]
     dtype: Precision,
@@ -136,9 +144,12 @@ struct ConvertArgs {
     /// The model to read (any form --model takes).
     #[arg(value_name = "IN")]
     input: PathBuf,
-    /// The file to write: .bpk or .safetensors.
+    /// The file to write: .bpk or .safetensors (`-`: standard output, as --format says).
     #[arg(value_name = "OUT")]
     out: PathBuf,
+    /// OUT's format when OUT is `-` (else taken from its extension).
+    #[arg(long, value_enum)]
+    format: Option<WeightFormat>,
     /// Rename the input's tensors (FROM=TO, repeatable).
     #[arg(long, value_name = "FROM=TO")]
     remap: Vec<String>,
@@ -239,7 +250,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
     );
     let mut options = RunOptions::new(&args.artifact_dir);
     options.start = args.start_mode();
-    stop_on_signals(&options.interrupter)?;
+    stop_on_signals(&options.interrupter, &args.artifact_dir)?;
     // A kill from burn-train's dashboard is a panic (exit code 101, as if the program had
     // crashed): it ends here as a stopped run instead (130, the last complete checkpoint kept).
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -251,8 +262,8 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         }
         Err(payload) if killed_from_the_dashboard(payload.as_ref()) => {
             eprintln!(
-                "stopped from the dashboard: {}; continue with --resume",
-                RunFolder::new(&args.artifact_dir).describe_kept()
+                "stopped from the dashboard: {}",
+                RunFolder::new(&args.artifact_dir).how_to_continue()
             );
             return Ok(Outcome::Interrupted);
         }
@@ -284,10 +295,10 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
     };
     if outcome.interrupted {
         println!(
-            "interrupted before epoch {} ended: {}; continue with --resume ({split} error at the stop: {:.2}%)",
+            "interrupted before epoch {} ended ({split} error at the stop: {:.2}%): {}",
             config.epochs,
-            RunFolder::new(&args.artifact_dir).describe_kept(),
-            outcome.test.error_rate()
+            outcome.test.error_rate(),
+            RunFolder::new(&args.artifact_dir).how_to_continue(),
         );
         return Ok(Outcome::Interrupted);
     }
@@ -309,24 +320,26 @@ const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The first Ctrl-C or SIGTERM stops training after the current batch (the last complete
 /// checkpoint stays), or after [`STOP_GRACE`] at the latest; a second one exits at once.
 /// Checkpoints are written atomically, so exiting mid-batch loses only that epoch's work.
-fn stop_on_signals(interrupter: &Interrupter) -> Result<()> {
+fn stop_on_signals(interrupter: &Interrupter, artifact_dir: &Path) -> Result<()> {
     let interrupter = interrupter.clone();
+    let run = RunFolder::new(artifact_dir);
     let received = AtomicBool::new(false);
     ctrlc::set_handler(move || {
         if received.swap(true, Ordering::SeqCst) {
             eprintln!("second signal: exiting now");
-            std::process::exit(130);
+            lenet::atomic::exit_removing_unfinished(130);
         }
         eprintln!("stopping after the current batch (signal again to exit now)");
         interrupter.stop(Some("stopped by a signal"));
-        std::thread::spawn(|| {
+        let run = run.clone();
+        std::thread::spawn(move || {
             std::thread::sleep(STOP_GRACE);
             eprintln!(
-                "the batch did not end within {} s: exiting now; the last complete checkpoint \
-                 is kept (continue with --resume)",
-                STOP_GRACE.as_secs()
+                "the batch did not end within {} s: exiting now; {}",
+                STOP_GRACE.as_secs(),
+                run.how_to_continue()
             );
-            std::process::exit(130);
+            lenet::atomic::exit_removing_unfinished(130);
         });
     })
     .context("installing the Ctrl-C/SIGTERM handler")
@@ -347,22 +360,31 @@ fn eval(args: &EvalArgs) -> Result<Outcome> {
     let model = args.model.load(&args.backend.device()?)?;
     note_source(&model);
     let result = model.evaluate(args.data.load()?)?;
-    println!(
-        "test error: {:.2}% ({}/{}), test MSE {:.5} ({}, on {})",
+    // With `--csv -` the report goes to stderr, so that stdout holds the CSV alone.
+    let to_stdout = args.csv.as_deref() == Some(Path::new(lenet::files::STDOUT));
+    let report = format!(
+        "test error: {:.2}% ({}/{}), test MSE {:.5} ({}, on {})\n\n{}",
         result.error_rate(),
         result.errors,
         result.total,
         result.mse,
         model.describe(),
-        args.backend.backend
+        args.backend.backend,
+        result.report()
     );
-    println!("\n{}", result.report());
+    if to_stdout {
+        eprintln!("{report}");
+    } else {
+        println!("{report}");
+    }
     // Written only where asked: never beside the model (which may be the shipped one, or a
     // folder of assets/).
     if let Some(csv) = &args.csv {
-        artifacts::write_atomically(csv, |tmp| std::fs::write(tmp, result.confusion_csv()))
-            .with_context(|| format!("writing {}", csv.display()))?;
-        println!("\nconfusion matrix written to {}", csv.display());
+        let written =
+            lenet::files::write_output(csv, result.confusion_csv().as_bytes(), args.force)?;
+        if !written.is_stdout() {
+            println!("\nconfusion matrix written to {}", csv.display());
+        }
     }
     Ok(Outcome::Finished)
 }
@@ -422,37 +444,62 @@ fn export(args: &ExportArgs) -> Result<Outcome> {
             name(args.format)
         );
     }
+    // Refused before the model is read: a clear error first, and no work wasted.
+    lenet::files::destination(&args.out, args.output.force)?;
     let device = lenet::Backend::default().device()?;
     let model = args.model.load(&device)?;
     note_source(&model);
-    write_model(&model, &args.out, &args.output.options(args.format))?;
-    println!("wrote {}", args.out.display());
+    let written = write_model(&model, &args.out, &args.output, args.format)?;
+    say(&written, format!("wrote {}", args.out.display()));
     Ok(Outcome::Finished)
 }
 
-/// Writes `model` as `options.format` says: its weights, or the whole model as ONNX.
-fn write_model(model: &TrainedModel, out: &Path, options: &SaveOptions) -> Result<()> {
-    match options.format {
-        WeightFormat::Onnx => lenet::onnx::export(model, out)?,
-        _ => weights::save_with(&model.net, out, options)?,
+/// Writes `model` as `format` says (its weights, or the whole model as ONNX) where `out` and
+/// `--force` allow ([`lenet::files::write_output`]).
+fn write_model(
+    model: &TrainedModel,
+    out: &Path,
+    output: &OutputArgs,
+    format: WeightFormat,
+) -> Result<lenet::files::Destination> {
+    let bytes = match format {
+        WeightFormat::Onnx => lenet::onnx::encode(model),
+        _ => weights::encode(&model.net, out, &output.options(format))?,
+    };
+    Ok(lenet::files::write_output(out, &bytes, output.force)?)
+}
+
+/// Prints what was written: on stdout, unless stdout is where the output went.
+fn say(written: &lenet::files::Destination, message: String) {
+    if written.is_stdout() {
+        eprintln!("{message}");
+    } else {
+        println!("{message}");
     }
-    Ok(())
 }
 
 fn convert(args: &ConvertArgs) -> Result<Outcome> {
-    let format = WeightFormat::of(&args.out)?;
+    let format = match (args.format, args.out.as_os_str() == lenet::files::STDOUT) {
+        (Some(format), _) => format,
+        (None, true) => anyhow::bail!("OUT is - (standard output): say its --format"),
+        (None, false) => WeightFormat::of(&args.out)?,
+    };
+    lenet::files::destination(&args.out, args.output.force)?;
     let model = ModelArg {
         model: Some(args.input.clone()),
         remap: args.remap.clone(),
     }
     .load(&lenet::Backend::default().device()?)?;
     note_source(&model);
-    write_model(&model, &args.out, &args.output.options(format))?;
-    println!(
-        "wrote {} ({}, {} parameters)",
-        args.out.display(),
-        model.describe(),
-        burn::module::Module::num_params(&model.net)
+    let written = write_model(&model, &args.out, &args.output, format)?;
+    say(
+        &written,
+        format!(
+            "wrote {} ({}, {} parameters)",
+            args.out.display(),
+            model.describe(),
+            burn::module::Module::num_params(&model.net)
+        ),
     );
     Ok(Outcome::Finished)
 }
@@ -529,6 +576,37 @@ fn killed_from_the_dashboard(payload: &(dyn std::any::Any + Send)) -> bool {
     message.is_some_and(|m| m.starts_with("Killing training from user input"))
 }
 
+/// Whether `error` is standard output's reader having gone (`| head`).
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `trainer eval ... | head -1`: Rust ignores SIGPIPE, so once `head` has gone the next
+/// `println!` panics ("failed printing to stdout: Broken pipe"). This hook ends the program
+/// there quietly with status 0, its half-written files removed, as a Unix tool ends (restoring
+/// SIGPIPE's default instead would need `unsafe` and exit with 141). Any other panic goes to
+/// the hook installed before.
+fn end_quietly_when_stdout_closes() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        let epipe = message.contains("Broken pipe") || message.contains("os error 32");
+        if message.starts_with("failed printing to stdout") && epipe {
+            lenet::atomic::exit_removing_unfinished(0);
+        }
+        previous(info);
+    }));
+}
+
 /// An error and its causes in one line, `a: b: c`, each cause once: some errors (burn-train's
 /// checkpointer's, for a full disk) repeat their source's text in their own message, which
 /// `{:#}` would then print twice.
@@ -553,8 +631,22 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    end_quietly_when_stdout_closes();
     if !matches!(cli.command, Some(Command::Serve(_))) {
         lenet::compute::share_this_thread_with_rayon();
+    }
+    // Training stops after its batch on a signal (`stop_on_signals`); the server shuts down
+    // gracefully on its own. The other commands exit at once, their half-written output
+    // removed.
+    let exits_at_once = !matches!(
+        cli.command,
+        None | Some(Command::Train(_) | Command::Serve(_))
+    );
+    if exits_at_once
+        && let Err(error) = ctrlc::set_handler(|| lenet::atomic::exit_removing_unfinished(130))
+    {
+        eprintln!("error: installing the Ctrl-C/SIGTERM handler: {error}");
+        return ExitCode::FAILURE;
     }
     let result = match &cli.command {
         Some(Command::Train(args)) => train(args),
@@ -570,6 +662,8 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Finished) => ExitCode::SUCCESS,
         Ok(Outcome::Interrupted) => ExitCode::from(130),
+        // Output piped into `head` that stopped reading: done, as Unix tools are.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // One line: the error and its causes, no backtrace.
             eprintln!("error: {}", one_line(&error));

@@ -498,7 +498,7 @@ fn predict_reports_bad_images_and_still_classifies_the_others() {
         ("corrupt.jpg", "image"),
         ("huge.png", "20000x20000"),
         // The reason, not the path alone.
-        ("folder.png", "directory"),
+        ("folder.png", "a folder, not a regular file"),
         ("missing.png", "No such file"),
     ] {
         let line = err

@@ -459,3 +459,54 @@ fn a_person_draws_digits_and_opens_an_image_in_chromium() {
     std::thread::sleep(Duration::from_millis(10));
     assert!(server.stop());
 }
+
+/// Sends `request` on a new connection; returns the whole answer (the server closes it).
+fn raw(address: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_malformed_body_gets_a_json_400_and_a_broken_head_its_status() {
+    let server = Server::start(&[]);
+    let address = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    // A chunk size that is not hexadecimal.
+    let answer = raw(
+        &address,
+        b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert!(
+        json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not be read")),
+        "{json}"
+    );
+    // A head hyper cannot parse: its own status, documented as the one empty answer.
+    let answer = raw(&address, b"NOT HTTP AT ALL\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // And the server goes on serving.
+    runtime().block_on(async {
+        let health = client()
+            .get(format!("{}healthz", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+    });
+    assert!(server.stop());
+}

@@ -20,7 +20,15 @@
 //!   which also closes idle keep-alive connections), its body within [`BODY_TIMEOUT`]
 //!   (tower-http); a client that goes away cancels its request, also mid-decode;
 //! - answers: every answer of the API, error or not, is JSON: `{"error": ...}` with a 4xx
-//!   naming the problem (also 404, 405 and 413), and the server goes on serving.
+//!   naming the problem (also 404, 405, 413, 408 for a body too slow and 400 for a malformed
+//!   one, such as a broken chunk), and the server goes on serving.
+//!
+//! One kind of answer stays empty: a request whose head hyper cannot parse (a malformed
+//! request line or header, a bad `Content-Length`, an unknown `Transfer-Encoding`: 400; a URI
+//! too long: 414; headers too large: 431). hyper answers those itself before any handler
+//! runs, with the status line alone (`on_error` of hyper 1's HTTP/1 server), and its API has
+//! no hook for that body; the connection is then closed. They are not requests of the API but
+//! broken HTTP, and the status code says what broke.
 //!
 //! Ctrl-C or SIGTERM stop it: requests in flight get [`DRAIN_TIMEOUT`] to finish.
 
@@ -320,8 +328,14 @@ async fn predict(
     let body = match axum::body::to_bytes(body, app.max_body).await {
         Ok(body) => body,
         Err(error) => {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            let causes =
+                || std::iter::successors(std::error::Error::source(&error), |e| e.source());
+            let too_large = causes().any(|e| e.is::<http_body_util::LengthLimitError>());
+            let timed_out = causes().any(|e| {
+                e.is::<tower_http::timeout::TimeoutError>()
+                    || e.downcast_ref::<hyper::Error>()
+                        .is_some_and(hyper::Error::is_timeout)
+            });
             return if too_large {
                 failure(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -330,9 +344,15 @@ async fn predict(
                         app.max_body
                     ),
                 )
-            } else {
+            } else if timed_out {
                 failure(
                     StatusCode::REQUEST_TIMEOUT,
+                    format!("the body did not arrive in time: {error}"),
+                )
+            } else {
+                // A malformed chunk, a body shorter than its Content-Length: the client's bytes.
+                failure(
+                    StatusCode::BAD_REQUEST,
                     format!("the body could not be read: {error}"),
                 )
             };
