@@ -111,12 +111,12 @@ impl Runner {
         run: &str,
         bar: &ProgressBar,
     ) -> Result<TrainingOutcome> {
-        let data = config.prepare_data(self.data.clone())?;
-        let mut options = RunOptions::new(self.work_dir.join(study).join(run));
-        options.start = StartMode::Overwrite;
-        options.interrupter = self.interrupter.clone();
+        let data = config.select_data(self.data.clone())?;
         let bar = bar.clone();
-        options.progress = Progress::Hook(Arc::new(move |_| bar.inc(1)));
+        let options = RunOptions::new(self.work_dir.join(study).join(run))
+            .with_start(StartMode::Overwrite)
+            .with_interrupter(self.interrupter.clone())
+            .with_progress(Progress::Hook(Arc::new(move |_| bar.inc(1))));
         let outcome = lenet::train(config, &data, &self.backend.device()?, &options)?;
         if outcome.interrupted {
             return Err(ExperimentError::Interrupted(format!("{study}/{run}")));

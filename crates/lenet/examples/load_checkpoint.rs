@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The folder must hold `config.json` and `model.bpk`; the test images are read from the MNIST
-//! folder given second, prepared as the run's configuration says (deskewed or not).
+//! folder given second, preprocessed as the run's configuration says (deskewed or not).
 
 use burn::data::dataset::Dataset;
 use burn::prelude::*;

@@ -52,7 +52,7 @@ fn main() {
         .with_seed(seed)
         .with_init_from(args.get(5).map(PathBuf::from));
     let data = MnistSplits::from_dir(&mnist).expect("MNIST");
-    let data = config.prepare_data(data).expect("deskewed MNIST");
+    let data = config.select_data(data).expect("deskewed MNIST");
 
     // The initial weights, as the trainer draws them.
     let device = Device::flex();
@@ -73,13 +73,13 @@ fn main() {
     .expect("init.safetensors");
 
     // The test images and each epoch's training stream, as the trainer's loader gives them.
-    let test: Vec<(u8, Vec<u8>)> = lenet::data::all_items(&data.test)
+    let test: Vec<(u8, Vec<u8>)> = lenet::data::all_items(&data.splits().test)
         .expect("the test images")
         .into_iter()
         .map(|item| (item.label, item.pixels))
         .collect();
     write_records(&out.join("test.u8"), &test);
-    let loader = train::training_loader(&config, &data, 1, &device);
+    let loader = train::training_loader(&config, data.splits(), 1, &device);
     for epoch in 1..=epochs {
         let records: Vec<(u8, Vec<u8>)> = loader
             .iter()
@@ -99,9 +99,9 @@ fn main() {
 
     // The same run through the trainer's loop.
     let run_dir = out.join("run");
-    let mut options = RunOptions::new(&run_dir);
-    options.start = lenet::artifacts::StartMode::Overwrite;
-    options.progress = Progress::EpochLines;
+    let options = RunOptions::new(&run_dir)
+        .with_start(lenet::artifacts::StartMode::Overwrite)
+        .with_progress(Progress::EpochLines);
     let outcome = train::train(&config, &data, &device, &options).expect("the run");
     let json = serde_json::json!({
         "seed": seed,

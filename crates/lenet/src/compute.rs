@@ -74,7 +74,7 @@ impl Compute {
     }
 
     /// `net` made ready to run many batches of images on `device` by this path (through
-    /// [`crate::TrainedModel`], which prepares the images as the network was trained).
+    /// [`crate::TrainedModel`], which preprocesses the images as the network was trained).
     pub(crate) fn runner(self, net: &LeNet, device: &Device) -> Runner {
         Runner(match self {
             Compute::Composed => Prepared::Composed(Box::new(net.clone()), device.clone()),

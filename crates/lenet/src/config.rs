@@ -9,8 +9,8 @@ use burn::config::ConfigError;
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::RunFolder;
-use crate::data::MnistSplits;
 use crate::data::augment::{self, Augment, Distortions};
+use crate::data::{MnistSplits, RunData, Selection};
 use crate::error::{self, LenetError};
 use crate::model::{LeNetConfig, LeNetOverrides};
 use crate::settings;
@@ -239,19 +239,21 @@ impl TrainingConfig {
         Ok(())
     }
 
-    /// The data this configuration trains and tests on: its random subsets of `data`,
-    /// deskewed when it says so.
-    pub fn prepare_data(&self, data: MnistSplits) -> error::Result<MnistSplits> {
-        let data = match self.holdout {
-            Some(n) => data.hold_out(n)?,
-            None => data,
-        };
-        let data = data.subset(self.train_size, self.test_size, self.seed)?;
-        if self.deskew {
-            data.deskewed()
-        } else {
-            Ok(data)
+    /// The settings that choose this run's images.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            holdout: self.holdout,
+            train_size: self.train_size,
+            test_size: self.test_size,
+            seed: self.seed,
+            deskew: self.deskew,
         }
+    }
+
+    /// The data this configuration trains and tests on, from MNIST as loaded: its holdout,
+    /// its random subsets, deskewed when it says so.
+    pub fn select_data(&self, data: MnistSplits) -> error::Result<RunData> {
+        self.selection().apply(data)
     }
 
     /// A configuration from the text of a `config.json` (`path` names it in errors). Files of

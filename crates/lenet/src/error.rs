@@ -50,6 +50,18 @@ pub enum LenetError {
         source: std::io::Error,
     },
 
+    /// A run was given data selected for another configuration.
+    #[error(
+        "the data were selected as {data}, the configuration selects {config}: select them \
+         with TrainingConfig::select_data"
+    )]
+    Selection {
+        /// How the data were selected.
+        data: String,
+        /// How the configuration selects them.
+        config: String,
+    },
+
     /// Another process holds the run folder's lock.
     #[error(
         "{dir} is in use by another run ({holder}); wait for it to end, or choose another \

@@ -246,7 +246,7 @@ impl TrainedModel {
 
     /// An image (MNIST form) as this network was trained to see it: deskewed when its
     /// configuration says so.
-    pub fn prepare(&self, pixels: Vec<u8>) -> Vec<u8> {
+    pub fn preprocess(&self, pixels: Vec<u8>) -> Vec<u8> {
         if self.config.deskew {
             deskew::deskew(&pixels)
         } else {
@@ -254,14 +254,14 @@ impl TrainedModel {
         }
     }
 
-    /// Predictions for images in MNIST form (see [`crate::data::image`]), prepared first.
+    /// Predictions for images in MNIST form (see [`crate::data::image`]), preprocessed first.
     pub fn predict(&self, images: Vec<Vec<u8>>) -> Vec<Prediction> {
-        let images: Vec<Vec<u8>> = images.into_iter().map(|p| self.prepare(p)).collect();
-        self.predict_prepared(&images)
+        let images: Vec<Vec<u8>> = images.into_iter().map(|p| self.preprocess(p)).collect();
+        self.predict_preprocessed(&images)
     }
 
-    /// Predictions for images already [prepared](Self::prepare).
-    pub fn predict_prepared(&self, images: &[Vec<u8>]) -> Vec<Prediction> {
+    /// Predictions for images already [preprocessed](Self::preprocess).
+    pub fn predict_preprocessed(&self, images: &[Vec<u8>]) -> Vec<Prediction> {
         let outputs = self
             .runner
             .outputs(&scaled_pixels(images.iter().map(Vec::as_slice)));
@@ -274,19 +274,19 @@ impl TrainedModel {
             .collect()
     }
 
-    /// Results on the test split of `data`, prepared as the network was trained.
+    /// Results on the test split of `data`, preprocessed as the network was trained.
     pub fn evaluate(&self, data: MnistSplits) -> Result<Evaluation> {
         let data = if self.config.deskew {
             data.deskewed()?
         } else {
             data
         };
-        self.evaluate_prepared(&data.test)
+        self.evaluate_preprocessed(&data.test)
     }
 
-    /// Results on every image of `dataset`, whose images are already [prepared](Self::prepare)
+    /// Results on every image of `dataset`, whose images are already [preprocessed](Self::preprocess)
     /// (as a training run's test split is).
-    pub fn evaluate_prepared(&self, dataset: &DigitDataset) -> Result<Evaluation> {
+    pub fn evaluate_preprocessed(&self, dataset: &DigitDataset) -> Result<Evaluation> {
         let mut result = Evaluation::new();
         for start in (0..dataset.len()).step_by(EVAL_BATCH_SIZE) {
             let end = (start + EVAL_BATCH_SIZE).min(dataset.len());

@@ -205,7 +205,7 @@ fn a_missing_file() {
 }
 
 #[test]
-fn a_training_config_prepares_its_subsets_deskewed_when_asked() {
+fn a_training_config_selects_its_subsets_deskewed_when_asked() {
     use lenet::TrainingConfig;
     let dir = good_dir();
     let data = MnistSplits::from_dir(dir.path()).unwrap();
@@ -213,8 +213,10 @@ fn a_training_config_prepares_its_subsets_deskewed_when_asked() {
         .with_train_size(Some(6))
         .with_test_size(Some(3))
         .with_seed(5);
-    let plain = config.prepare_data(data.clone()).unwrap();
-    let deskewed = config.clone().with_deskew(true).prepare_data(data).unwrap();
+    let plain = config.select_data(data.clone()).unwrap();
+    let plain = plain.splits();
+    let deskewed = config.clone().with_deskew(true).select_data(data).unwrap();
+    let deskewed = deskewed.splits();
     assert_eq!((deskewed.train.len(), deskewed.test.len()), (6, 3));
     let mut changed = 0;
     for (a, b) in [

@@ -182,12 +182,12 @@ fn a_training_run_ends_at_the_same_test_error_on_either_path() {
         .with_epochs(1)
         .with_train_size(Some(30_000))
         .with_test_size(Some(5_000));
-    let data = config.prepare_data(mnist().clone()).unwrap();
+    let data = config.select_data(mnist().clone()).unwrap();
     let run = |dir: &Path, compute| {
-        let mut options = RunOptions::new(dir);
-        options.start = StartMode::Fresh;
-        options.progress = Progress::EpochLines;
-        options.compute = Some(compute);
+        let options = RunOptions::new(dir)
+            .with_start(StartMode::Fresh)
+            .with_progress(Progress::EpochLines)
+            .with_compute(compute);
         train::train(&config, &data, &Device::flex(), &options).unwrap()
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

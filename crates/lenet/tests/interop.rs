@@ -58,7 +58,7 @@ fn recorded(dir: &str, key: &str) -> Vec<f32> {
 /// Our outputs with a loaded model, on the raw images (as the writers computed theirs).
 fn outputs(model: &TrainedModel) -> Vec<f32> {
     model
-        .predict_prepared(first_test_images(20))
+        .predict_preprocessed(first_test_images(20))
         .iter()
         .flat_map(|p| p.outputs)
         .collect()

@@ -8,7 +8,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use lenet::artifacts::StartMode;
-use lenet::data::{DigitBatch, DigitBatcher, MnistSplits};
+use lenet::data::{DigitBatch, DigitBatcher, MnistSplits, RunData};
 use lenet::loss;
 use lenet::train::{self, Progress, RunOptions, TrainingOutcome};
 use lenet::weights::{self, WeightFormat};
@@ -38,13 +38,13 @@ fn real_mnist_has_the_official_sizes() {
 /// A run on flex into `dir`, a line per epoch.
 fn train_on_flex(
     config: &TrainingConfig,
-    data: &MnistSplits,
+    data: &RunData,
     dir: &Path,
     start: StartMode,
 ) -> lenet::Result<TrainingOutcome> {
-    let mut options = RunOptions::new(dir);
-    options.progress = Progress::EpochLines;
-    options.start = start;
+    let options = RunOptions::new(dir)
+        .with_progress(Progress::EpochLines)
+        .with_start(start);
     train::train(config, data, &Device::flex(), &options)
 }
 
@@ -56,10 +56,7 @@ fn a_short_run_on_real_mnist_learns_far_better_than_chance() {
         .with_epochs(20)
         .with_train_size(Some(2000))
         .with_test_size(Some(1000));
-    let data = mnist()
-        .clone()
-        .subset(config.train_size, config.test_size, config.seed)
-        .unwrap();
+    let data = config.select_data(mnist().clone()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
     let outcome = train_on_flex(&config, &data, dir.path(), StartMode::Fresh).unwrap();
@@ -79,7 +76,10 @@ fn a_short_run_on_real_mnist_learns_far_better_than_chance() {
     }
     let saved = TrainedModel::load(dir.path(), &device).unwrap();
     assert_eq!(saved.config.model, config.model);
-    assert_eq!(saved.evaluate_prepared(&data.test).unwrap(), outcome.test);
+    assert_eq!(
+        saved.evaluate_preprocessed(&data.splits().test).unwrap(),
+        outcome.test
+    );
 
     // A second fresh run into the same folder is refused: nothing saved is lost.
     let again = train_on_flex(&config, &data, dir.path(), StartMode::Fresh);
@@ -177,10 +177,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
         .with_epochs(2)
         .with_train_size(Some(1000))
         .with_test_size(Some(500));
-    let data = mnist()
-        .clone()
-        .subset(config.train_size, config.test_size, config.seed)
-        .unwrap();
+    let data = config.select_data(mnist().clone()).unwrap();
     let device = Device::flex();
 
     let straight = tempfile::tempdir().unwrap();
@@ -211,11 +208,28 @@ fn small_config() -> TrainingConfig {
         .with_test_size(Some(200))
 }
 
-fn small_data(config: &TrainingConfig) -> MnistSplits {
-    mnist()
-        .clone()
-        .subset(config.train_size, config.test_size, config.seed)
-        .unwrap()
+fn small_data(config: &TrainingConfig) -> RunData {
+    config.select_data(mnist().clone()).unwrap()
+}
+
+#[test]
+fn a_run_refuses_data_selected_for_another_configuration() {
+    let config = small_config();
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    // Deskewed images for a run whose config.json would say plain, and another seed's subset.
+    for other in [
+        config.clone().with_deskew(true),
+        config.clone().with_seed(7),
+    ] {
+        let data = other.select_data(mnist().clone()).unwrap();
+        let message = train_on_flex(&config, &data, &run_dir, StartMode::Fresh)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(message.contains("select_data"), "{message}");
+        assert!(!run_dir.exists(), "nothing written: {message}");
+    }
 }
 
 #[test]
@@ -446,7 +460,7 @@ fn another_burn_app_loads_a_trainer_checkpoint() {
     trained_model(dir.path());
     let expected = TrainedModel::load(dir.path(), &Device::flex())
         .unwrap()
-        .evaluate_prepared(&mnist().test)
+        .evaluate_preprocessed(&mnist().test)
         .unwrap();
 
     // Examples are built by `cargo test` beside the test binaries' folder.
@@ -567,7 +581,7 @@ fn patience_stops_a_validation_run_and_keeps_its_best_epoch() {
         .with_train_size(Some(1000))
         .with_holdout(Some(1000))
         .with_patience(Some(1));
-    let data = config.prepare_data(mnist().clone()).unwrap();
+    let data = config.select_data(mnist().clone()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
     let outcome = train_on_flex(&config, &data, dir.path(), StartMode::Fresh).unwrap();
@@ -579,6 +593,9 @@ fn patience_stops_a_validation_run_and_keeps_its_best_epoch() {
     // so does model.bpk, which evaluation.json says it is.
     assert!((outcome.test.error_rate() - outcome.epochs[best - 1].test_error).abs() < 1e-9);
     let saved = TrainedModel::load(dir.path(), &device).unwrap();
-    assert_eq!(saved.evaluate_prepared(&data.test).unwrap(), outcome.test);
+    assert_eq!(
+        saved.evaluate_preprocessed(&data.splits().test).unwrap(),
+        outcome.test
+    );
     assert_eq!(saved.evaluation.unwrap().best_epoch, Some(best));
 }

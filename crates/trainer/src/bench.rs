@@ -18,8 +18,8 @@ use clap::Args;
 use lenet::artifacts::StartMode;
 use lenet::cli::DataArg;
 use lenet::data::DigitBatcher;
-use lenet::data::MnistSplits;
 use lenet::data::augment::Augment;
+use lenet::data::{MnistSplits, RunData};
 use lenet::train::{Objective, Progress, RunOptions, TrainingModel};
 use lenet::{Backend, Init, LeNetConfig, TrainedModel, TrainingConfig};
 use ndarray::Array2;
@@ -162,15 +162,15 @@ fn measure(
 ) -> Result<BackendBench> {
     let device = backend.device()?;
     let work = tempfile::tempdir().context("a temporary folder for the runs")?;
-    // A run on data already prepared for its configuration.
-    let run_on = |name: &str, config: &TrainingConfig, data: &MnistSplits| {
-        let mut options = RunOptions::new(work.path().join(name));
-        options.start = StartMode::Overwrite;
-        options.progress = Progress::Hook(Arc::new(|_| {}));
+    // A run on data already selected for its configuration.
+    let run_on = |name: &str, config: &TrainingConfig, data: &RunData| {
+        let options = RunOptions::new(work.path().join(name))
+            .with_start(StartMode::Overwrite)
+            .with_progress(Progress::Hook(Arc::new(|_| {})));
         lenet::train(config, data, &device, &options)
     };
     let run = |name: &str, config: &TrainingConfig| -> Result<lenet::train::TrainingOutcome> {
-        Ok(run_on(name, config, &config.prepare_data(data.clone())?)?)
+        Ok(run_on(name, config, &config.select_data(data.clone())?)?)
     };
 
     // The batch-size sweep: two epochs each, the second one timed (the first warms up).
@@ -250,10 +250,10 @@ fn measure(
         .with_augment(Augment::Affine)
         .with_init(Init::Logistic)
         .with_train_size((args.epoch_images < data.train.len()).then_some(args.epoch_images));
-    let prepared = recipe.prepare_data(data.clone())?;
-    let outcome = run_on("recipe", &recipe, &prepared)?;
+    let selected = recipe.select_data(data.clone())?;
+    let outcome = run_on("recipe", &recipe, &selected)?;
     let recipe_times = outcome.times.last().context("the epoch was not recorded")?;
-    let mut phases = recipe_phases(&recipe, &prepared, &device);
+    let mut phases = recipe_phases(&recipe, selected.splits(), &device);
     phases.bookkeeping =
         recipe_times.train_seconds - (phases.data + phases.forward_backward + phases.optimizer);
     let recipe_times_the_bound =

@@ -13,7 +13,7 @@ use burn::train::Interrupter;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use lenet::artifacts::{self, RunFolder, StartMode};
 use lenet::cli::{BackendArg, DataArg, ModelArg};
-use lenet::data::{MnistSplits, image};
+use lenet::data::{RunData, image};
 use lenet::train::RunOptions;
 use lenet::weights::{self, Layout, Precision, SaveOptions, WeightFile, WeightFormat};
 use lenet::{TrainedModel, TrainingConfig, TrainingOverrides};
@@ -213,14 +213,14 @@ enum Outcome {
     Interrupted,
 }
 
-fn load_data(args: &DataArg, config: &TrainingConfig) -> Result<MnistSplits> {
+fn load_data(args: &DataArg, config: &TrainingConfig) -> Result<RunData> {
     let data = args.load()?;
     let (train, test) = (data.train.len(), data.test.len());
-    let data = config.prepare_data(data)?;
+    let data = config.select_data(data)?;
     println!(
         "data: {} of {train} training and {} of {test} test images{}{}",
-        data.train.len(),
-        data.test.len(),
+        data.splits().train.len(),
+        data.splits().test.len(),
         if config.deskew { ", deskewed" } else { "" },
         args.data_dir
             .as_ref()
@@ -248,8 +248,7 @@ fn train(args: &TrainArgs) -> Result<Outcome> {
         config.seed,
         args.artifact_dir.display()
     );
-    let mut options = RunOptions::new(&args.artifact_dir);
-    options.start = args.start_mode();
+    let options = RunOptions::new(&args.artifact_dir).with_start(args.start_mode());
     stop_on_signals(&options.interrupter, &args.artifact_dir)?;
     // A kill from burn-train's dashboard is a panic (exit code 101, as if the program had
     // crashed): it ends here as a stopped run instead (130, the last complete checkpoint kept).

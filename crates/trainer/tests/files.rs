@@ -109,7 +109,7 @@ fn assert_one_complete_run(dir: &Path, outputs: &[Output; 2]) {
     let model = lenet::TrainedModel::load(dir, &burn::prelude::Device::flex()).unwrap();
     let data = lenet::data::MnistSplits::load(Some(&mnist_dir())).unwrap();
     let test = model
-        .evaluate_prepared(&config.prepare_data(data).unwrap().test)
+        .evaluate_preprocessed(&config.select_data(data).unwrap().splits().test)
         .unwrap();
     let evaluated = format!("{:.2}% ({}/{})", test.error_rate(), test.errors, test.total);
     assert_eq!(

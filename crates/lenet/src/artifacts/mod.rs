@@ -222,13 +222,13 @@ impl RunFolder {
         !self.model_file().exists() && self.checkpoints().is_empty()
     }
 
-    /// Prepares the folder for a run started as `start`; returns the epoch to resume after.
+    /// Begins a run started as `start` in the folder; returns the epoch to resume after.
     /// Call it holding the folder's [`lock`](Self::lock).
     ///
     /// A fresh run refuses a folder holding a previous run (unless that run never completed an
     /// epoch); an overwriting one deletes that run's files first; a resumed one removes
     /// partial files and finds the last complete checkpoint.
-    pub fn prepare(&self, start: StartMode) -> Result<Option<usize>> {
+    pub fn begin(&self, start: StartMode) -> Result<Option<usize>> {
         let previous: Vec<PathBuf> = [self.config_file(), self.model_file(), self.checkpoint_dir()]
             .into_iter()
             .filter(|path| path.exists())
@@ -427,7 +427,7 @@ mod tests {
         touch(&run.config_file());
 
         assert_eq!(run.last_checkpoint(), Some(2));
-        assert_eq!(run.prepare(StartMode::Resume).unwrap(), Some(2));
+        assert_eq!(run.begin(StartMode::Resume).unwrap(), Some(2));
         assert!(!crate::atomic::temporary_sibling(&run.checkpoint_file(Kind::Optim, 3)).exists());
         assert!(!crate::atomic::temporary_sibling(&run.model_file()).exists());
         // Complete files are never touched.
@@ -446,7 +446,7 @@ mod tests {
         complete_epoch(&run, 3);
         std::fs::write(run.checkpoint_file(Kind::Model, 3), b"").unwrap();
         assert_eq!(run.last_checkpoint(), Some(2));
-        assert_eq!(run.prepare(StartMode::Resume).unwrap(), Some(2));
+        assert_eq!(run.begin(StartMode::Resume).unwrap(), Some(2));
         // `--model FOLDER` takes epoch 2's model too, not the broken one.
         assert_eq!(
             RunFolder::resolve_model(dir.path()).unwrap(),
@@ -473,10 +473,10 @@ mod tests {
         touch(&run.model_file());
         touch(&run.checkpoint_file(Kind::Model, 1));
         touch(&dir.path().join("experiment.log"));
-        let refused = run.prepare(StartMode::Fresh).unwrap_err().to_string();
+        let refused = run.begin(StartMode::Fresh).unwrap_err().to_string();
         assert!(refused.contains("--overwrite"), "{refused}");
         assert!(run.model_file().exists());
-        assert_eq!(run.prepare(StartMode::Overwrite).unwrap(), None);
+        assert_eq!(run.begin(StartMode::Overwrite).unwrap(), None);
         assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
     }
 
@@ -485,15 +485,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = RunFolder::new(dir.path());
         touch(&run.config_file());
-        let refused = run.prepare(StartMode::Resume).unwrap_err().to_string();
+        let refused = run.begin(StartMode::Resume).unwrap_err().to_string();
         assert!(refused.contains("without --resume"), "{refused}");
-        assert_eq!(run.prepare(StartMode::Fresh).unwrap(), None);
+        assert_eq!(run.begin(StartMode::Fresh).unwrap(), None);
         assert!(!run.config_file().exists());
         assert!(run.how_to_continue().contains("run the same command again"));
         // Once an epoch is checkpointed, it is a previous run.
         touch(&run.config_file());
         complete_epoch(&run, 1);
-        assert!(run.prepare(StartMode::Fresh).is_err());
+        assert!(run.begin(StartMode::Fresh).is_err());
         assert!(
             run.how_to_continue()
                 .contains("epoch 1 is kept; continue with --resume")

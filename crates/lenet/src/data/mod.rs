@@ -1,6 +1,7 @@
 //! MNIST-format data: the labelled images ([`DigitItem`]), the two splits loaded from IDX
-//! files or downloaded ([`MnistSplits`]), the paper's random subsets, deskewing, batches of
-//! tensors, and images of any size turned into MNIST form ([`image`]).
+//! files or downloaded ([`MnistSplits`]), the paper's random subsets, deskewing, the splits a
+//! run selects ([`Selection`], [`RunData`]), batches of tensors, and images of any size turned
+//! into MNIST form ([`image`]).
 
 pub mod augment;
 mod batch;
@@ -9,6 +10,7 @@ mod download;
 mod files;
 pub mod image;
 pub mod photo;
+mod selection;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use rayon::prelude::*;
 use crate::error::{LenetError, Result};
 pub use batch::{DigitBatch, DigitBatcher, scaled_pixels};
 pub use files::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, load_idx_pair};
+pub use selection::{RunData, Selection};
 
 /// One labelled image.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,6 +20,7 @@ use burn::train::{
     Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
 };
 
+use super::ending::Ending;
 use super::loader::EpochShuffledLoader;
 use super::progress::Progress;
 use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
@@ -28,7 +29,7 @@ use crate::artifacts::{Kind, RunFolder, SavedEvaluation, StartMode, write_atomic
 use crate::backend::{self, Backend};
 use crate::compute::Compute;
 use crate::config::{Schedule, TrainingConfig, TrainingOverrides};
-use crate::data::{DigitBatch, DigitBatcher, DigitItem, MnistSplits};
+use crate::data::{DigitBatch, DigitBatcher, DigitItem, MnistSplits, RunData};
 use crate::error::{LenetError, Result};
 use crate::eval::{EVAL_BATCH_SIZE, Evaluation, TrainedModel};
 use crate::metric::ErrorRateMetric;
@@ -62,6 +63,30 @@ impl RunOptions {
             interrupter: Interrupter::new(),
             compute: None,
         }
+    }
+
+    /// Starts fresh, overwrites a previous run, or resumes it.
+    pub fn with_start(mut self, start: StartMode) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Reports progress this way instead of the dashboard or epoch lines.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Stops when `interrupter` is asked to (a Ctrl-C handler holds a clone of it).
+    pub fn with_interrupter(mut self, interrupter: Interrupter) -> Self {
+        self.interrupter = interrupter;
+        self
+    }
+
+    /// Computes the passes with `compute` instead of the backend's own path.
+    pub fn with_compute(mut self, compute: Compute) -> Self {
+        self.compute = Some(compute);
+        self
     }
 }
 
@@ -115,11 +140,12 @@ pub fn training_loader(
     }))
 }
 
-/// Trains the network described by `config` on `data` (already subset), on `device`.
+/// Trains the network described by `config` on `data` (selected by
+/// [`TrainingConfig::select_data`]; data selected otherwise is refused), on `device`.
 ///
 /// The loop, step by step:
 /// 1. check the configuration against the data, take the artifact folder's lock (held until
-///    the run returns: one writer per folder), prepare the folder (refusing to overwrite a
+///    the run returns: one writer per folder), begin the run in the folder (refusing to overwrite a
 ///    previous run unless asked);
 /// 2. build the network with its seeded initialisation (or the weights of `init_from`), then
 ///    write `config.json` (or, resuming, check the last checkpoint can be restored); a start
@@ -130,11 +156,18 @@ pub fn training_loader(
 /// 4. save `model.bpk` if every epoch ran, and evaluate the final network on the test split.
 pub fn train(
     config: &TrainingConfig,
-    data: &MnistSplits,
+    data: &RunData,
     device: &Device,
     options: &RunOptions,
 ) -> Result<TrainingOutcome> {
     // 1. Configuration and artifact folder.
+    if data.selection() != &config.selection() {
+        return Err(LenetError::Selection {
+            data: format!("{:?}", data.selection()),
+            config: format!("{:?}", config.selection()),
+        });
+    }
+    let data = data.splits();
     config.validate_for(data)?;
     let dir = &options.artifact_dir;
     let run = RunFolder::new(dir);
@@ -237,42 +270,31 @@ pub fn train(
             kept: run.describe_kept(),
         });
     }
-    // burn's dashboard resets the interrupter when training ends, so also count the epochs.
-    let last_epoch = log
-        .epochs
-        .last()
-        .map(|e| e.epoch)
-        .or(resumed_after)
-        .unwrap_or(0);
-    // The best epoch by validation error (the first of equals, as burn's strategies count).
-    let best_epoch = config.patience.and(
-        log.epochs
-            .iter()
-            .min_by(|a, b| a.test_error.total_cmp(&b.test_error))
-            .map(|e| e.epoch),
+    let errors: Vec<(usize, f64)> = log.epochs.iter().map(|e| (e.epoch, e.test_error)).collect();
+    let ending = Ending::decide(
+        config.epochs,
+        config.patience,
+        resumed_after,
+        &errors,
+        result.interrupted.is_some(),
     );
-    let stopped_early = last_epoch < config.epochs
-        && result.interrupted.is_none()
-        && matches!((best_epoch, config.patience), (Some(best), Some(p)) if last_epoch - best >= p);
-    let interrupted =
-        !stopped_early && (result.interrupted.is_some() || last_epoch < config.epochs);
-    let model = match best_epoch {
-        Some(best) if best != last_epoch && !interrupted => {
+    let model = match ending.checkpoint_to_load() {
+        Some(best) => {
             let checkpoint = run.checkpoint_file(Kind::Model, best);
             let initial = config.model.init(device);
             weights::load_with(initial, &checkpoint, &LoadOptions::default())?.0
         }
-        _ => result.model.net,
+        None => result.model.net,
     };
     let trained =
         TrainedModel::new(config.clone(), model, run.model_file(), device).with_compute(compute);
-    let test = trained.evaluate_prepared(&data.test)?;
+    let test = trained.evaluate_preprocessed(&data.test)?;
     let model = trained.net;
-    if !interrupted {
+    if !ending.interrupted {
         if let Some(resumed) = resumed_after {
             // burn-train's checkpointing strategy only deletes the epochs it saw: the ones
             // from before the resume would stay forever.
-            run.remove_stale_checkpoints(resumed, last_epoch)?;
+            run.remove_stale_checkpoints(resumed, ending.last_epoch)?;
         }
         run.save_network(&model)?;
         run.save_evaluation(&SavedEvaluation {
@@ -280,7 +302,7 @@ pub fn train(
             test_mse: test.mse,
             test_images: test.total,
             epochs: config.epochs,
-            best_epoch,
+            best_epoch: ending.best_epoch,
             adapter: match Backend::of(device) {
                 Some(Backend::Wgpu) => backend::wgpu_adapter(),
                 _ => None,
@@ -294,15 +316,15 @@ pub fn train(
         batches: log.batches,
         test,
         resumed_after,
-        interrupted,
+        interrupted: ending.interrupted,
         kept_initial,
-        best_epoch,
-        stopped_early,
+        best_epoch: ending.best_epoch,
+        stopped_early: ending.stopped_early,
     })
 }
 
 /// Steps 1 and 2 of [`train`] once the lock is held: builds the network (`init_from` is read
-/// before anything in the folder changes: a bad one loses no previous run), prepares `run`'s
+/// before anything in the folder changes: a bad one loses no previous run), begins the run in `run`'s
 /// folder, writes `config.json`. Returns the epoch resumed after, the network and the tensors
 /// `init_from` left at their initial values.
 fn start(
@@ -322,7 +344,7 @@ fn start(
         net = loaded;
         kept_initial = report.kept;
     }
-    let resumed_after = run.prepare(mode)?;
+    let resumed_after = run.begin(mode)?;
     match resumed_after {
         None => {
             let path = run.config_file();

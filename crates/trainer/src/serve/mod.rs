@@ -433,8 +433,8 @@ fn classify(
             ),
         ));
     };
-    let image = model.prepare(pixels);
-    let prediction = model.predict_prepared(std::slice::from_ref(&image))[0];
+    let image = model.preprocess(pixels);
+    let prediction = model.predict_preprocessed(std::slice::from_ref(&image))[0];
     let blank = image::is_blank(&image);
     Ok(PredictResponse {
         class: (!blank).then_some(prediction.class),
