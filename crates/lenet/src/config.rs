@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::config::ConfigError;
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::RunFolder;
+use crate::artifacts::{RunFolder, StartMode};
 use crate::data::augment::{self, Augment, Distortions};
 use crate::data::{MnistSplits, RunData, Selection};
 use crate::error::{self, LenetError};
@@ -284,6 +284,46 @@ impl TrainingOverrides {
         Ok(config)
     }
 
+    /// The configuration of a run started as `start` in `artifact_dir`: these settings over
+    /// the defaults, or, resuming, the run's saved `config.json` with a new `epochs` (the
+    /// total) when given. A resumed run's images and steps depend on its saved settings, so
+    /// any other setting given with another value is refused by its flag.
+    pub fn config_for(
+        &self,
+        start: StartMode,
+        artifact_dir: &Path,
+    ) -> error::Result<TrainingConfig> {
+        if start != StartMode::Resume {
+            return self.config();
+        }
+        if !RunFolder::new(artifact_dir).config_file().is_file() {
+            return Err(LenetError::Artifact {
+                path: artifact_dir.to_path_buf(),
+                reason: format!(
+                    "holds no run to resume (no {}); start it without --resume",
+                    crate::artifacts::CONFIG_FILE
+                ),
+            });
+        }
+        let mut config = TrainingConfig::load_from(artifact_dir)?;
+        let fixed = self.fixed_by_resume(&config);
+        if !fixed.is_empty() {
+            return Err(LenetError::Artifact {
+                path: RunFolder::new(artifact_dir).config_file(),
+                reason: format!(
+                    "--resume continues with the run's saved configuration; only --epochs can \
+                     change, not {}",
+                    fixed.join(", ")
+                ),
+            });
+        }
+        if let Some(epochs) = self.epochs {
+            config.epochs = epochs;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
     /// The settings given here, other than `epochs`, whose values differ from `saved`'s, by
     /// flag: what a resumed run, which continues with its saved configuration, cannot change.
     /// Repeating a value the run already has is fine.
@@ -309,6 +349,42 @@ mod tests {
             .try_get_matches_from(std::iter::once("trainer").chain(args.iter().copied()))
             .unwrap();
         TrainingOverrides::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_saved_settings_and_takes_only_a_new_epoch_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = parse(&["--epochs", "5"])
+            .config_for(StartMode::Resume, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("holds no run to resume"), "{missing}");
+        let saved = TrainingConfig::default()
+            .with_learning_rate(0.5)
+            .with_epochs(3);
+        burn::config::Config::save(&saved, RunFolder::new(dir.path()).config_file()).unwrap();
+
+        let resumed = parse(&["--epochs", "5", "--lr", "0.5"])
+            .config_for(StartMode::Resume, dir.path())
+            .unwrap();
+        assert_eq!(
+            resumed,
+            saved.clone().with_epochs(5),
+            "same values may be repeated"
+        );
+        let changed = parse(&["--lr", "0.1", "--seed", "3"])
+            .config_for(StartMode::Resume, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            changed.contains("only --epochs can change, not --lr, --seed"),
+            "{changed}"
+        );
+        // A fresh or overwriting start takes the flags over the defaults, whatever is saved.
+        let fresh = parse(&["--lr", "0.1"])
+            .config_for(StartMode::Overwrite, dir.path())
+            .unwrap();
+        assert_eq!(fresh, TrainingConfig::default().with_learning_rate(0.1));
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use burn::data::dataset::Dataset;
-use burn::module::Module;
 use burn::prelude::*;
 
 use crate::artifacts::{RunFolder, SavedEvaluation};
@@ -19,7 +18,7 @@ use crate::data::{DigitDataset, MnistSplits, deskew, scaled_pixels};
 use crate::error::{LenetError, Result};
 use crate::loss;
 use crate::mnist::NUM_CLASSES;
-use crate::model::{LeNet, LeNetConfig};
+use crate::model::LeNet;
 use crate::weights::{self, LoadOptions, WeightFile};
 
 /// Images per batch when evaluating a dataset (it does not change the results).
@@ -304,7 +303,7 @@ impl TrainedModel {
 
     /// The network in a line: maps, kernels, subsampling and parameters per layer.
     pub fn describe(&self) -> String {
-        describe(&self.config.model, &self.net)
+        crate::model::describe(&self.config.model, &self.net)
     }
 }
 
@@ -323,23 +322,6 @@ fn saved_config(folder: &RunFolder) -> Result<Option<TrainingConfig>> {
         Ok(false) => Ok(None),
         _ => TrainingConfig::from_json(&text, &path).map(Some),
     }
-}
-
-/// A network in a line: `LeNet 6-12, 5x5 kernels, mean subsampling: 3898 parameters (...)`.
-pub fn describe(config: &LeNetConfig, net: &LeNet) -> String {
-    format!(
-        "LeNet {}-{}, {k}x{k} kernels, {} subsampling: {} parameters (C1 {}, S2 {}, C3 {}, S4 {}, FC {})",
-        config.c1,
-        config.c3,
-        config.subsampling.name(),
-        net.num_params(),
-        net.c1.num_params(),
-        net.s2.num_params(),
-        net.c3.num_params(),
-        net.s4.num_params(),
-        net.fc.num_params(),
-        k = config.kernel_size,
-    )
 }
 
 #[cfg(test)]

@@ -241,3 +241,20 @@ impl LeNet {
         ]
     }
 }
+
+/// A network in a line: `LeNet 6-12, 5x5 kernels, mean subsampling: 3898 parameters (...)`.
+pub fn describe(config: &LeNetConfig, net: &LeNet) -> String {
+    format!(
+        "LeNet {}-{}, {k}x{k} kernels, {} subsampling: {} parameters (C1 {}, S2 {}, C3 {}, S4 {}, FC {})",
+        config.c1,
+        config.c3,
+        config.subsampling.name(),
+        net.num_params(),
+        net.c1.num_params(),
+        net.s2.num_params(),
+        net.c3.num_params(),
+        net.s4.num_params(),
+        net.fc.num_params(),
+        k = config.kernel_size,
+    )
+}

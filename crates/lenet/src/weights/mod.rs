@@ -21,6 +21,7 @@
 //! | `fc.weight`, `fc.bias` | `[c3·s4·s4, 10]` (`[10, c3·s4·s4]`), `[10]` |
 //! | `s2.bias`, `s4.bias` | `[c1]`, `[c3]`, `paper` subsampling only |
 
+mod inspect;
 pub mod names;
 pub mod record;
 mod shapes;
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{LenetError, Result};
 use crate::model::{LeNet, LeNetConfig};
+pub use inspect::inspect;
 pub use names::Names;
 
 /// A weight file format, chosen from the file name's extension (or `--format`).

@@ -15,7 +15,7 @@
 //!   most [`image::WORKING_SIDE`] pixels a side; at most
 //!   `--max-in-flight` requests are admitted (one more gets 503 with `Retry-After`) and at most
 //!   `--max-decodes` large images decode at once, the others wait in that bounded queue, while
-//!   small images (a drawn digit) have a lane of their own;
+//!   small images (a drawn digit) have a lane of their own ([`admission`]);
 //! - time: a request's head must arrive within [`HEADER_TIMEOUT`] (hyper's header read timeout,
 //!   which also closes idle keep-alive connections), its body within [`BODY_TIMEOUT`]
 //!   (tower-http); a client that goes away cancels its request, also mid-decode;
@@ -54,8 +54,11 @@ use lenet::cli::{BackendArg, ModelArg};
 use lenet::data::image;
 use lenet::mnist::{IMAGE_SIZE, NUM_CLASSES, PIXELS};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use admission::Admission;
+
+mod admission;
 
 /// The page, served at `/`.
 const PAGE: &str = include_str!("index.html");
@@ -94,18 +97,23 @@ struct App {
     model: TrainedModel,
     /// The model's file as `GET /api/model` shows it (see [`shown_path`]), found once.
     model_file: String,
-    /// One permit per request admitted: its body being read, or a small image waiting or
-    /// being decoded.
-    in_flight: Semaphore,
-    /// One permit per large image waiting or being decoded (`--max-in-flight` of them).
-    large_queue: Semaphore,
     /// Largest body read, bytes.
     max_body: usize,
-    /// One permit per large image being decoded and classified (more than [`SMALL_PIXELS`]).
-    decodes: Semaphore,
-    /// The same for small images and JSON: a lane of their own, so that a queue of huge images
-    /// never delays a drawn digit.
-    small_decodes: Semaphore,
+    /// Which requests are taken on, and when they decode.
+    admission: Admission,
+}
+
+impl App {
+    /// The server's state for `model`: bodies up to `max_body` bytes, `max_in_flight`
+    /// requests admitted at once, `max_decodes` decoding at once in each lane.
+    fn new(model: TrainedModel, max_body: usize, max_in_flight: usize, max_decodes: usize) -> Self {
+        Self {
+            model_file: shown_path(&model.path),
+            model,
+            max_body,
+            admission: Admission::new(max_in_flight, max_decodes),
+        }
+    }
 }
 
 /// Images up to this many pixels (1024 × 1024; the page sends 280 × 280) take the fast lane.
@@ -126,15 +134,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 
 async fn serve(model: TrainedModel, args: &ServeArgs) -> Result<()> {
     let description = model.describe();
-    let app = Arc::new(App {
-        model_file: shown_path(&model.path),
+    let app = Arc::new(App::new(
         model,
-        in_flight: Semaphore::new(args.max_in_flight as usize),
-        large_queue: Semaphore::new(args.max_in_flight as usize),
-        max_body: args.max_body,
-        decodes: Semaphore::new(args.max_decodes as usize),
-        small_decodes: Semaphore::new(args.max_decodes as usize),
-    });
+        args.max_body,
+        args.max_in_flight as usize,
+        args.max_decodes as usize,
+    ));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
@@ -322,8 +327,9 @@ async fn predict(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let Ok(admitted) = app.in_flight.try_acquire() else {
-        return busy("too many requests at once; retry in a second");
+    let admitted = match app.admission.admit() {
+        Ok(admitted) => admitted,
+        Err(refusal) => return busy(refusal.message()),
     };
     let body = match axum::body::to_bytes(body, app.max_body).await {
         Ok(body) => body,
@@ -365,17 +371,9 @@ async fn predict(
         .to_ascii_lowercase();
     let small = content_type.starts_with("application/json")
         || image::pixel_count(&body).is_some_and(|pixels| pixels <= SMALL_PIXELS);
-    let (_admitted, _queued, lane) = if small {
-        (Some(admitted), None, &app.small_decodes)
-    } else {
-        let Ok(queued) = app.large_queue.try_acquire() else {
-            return busy("too many large images at once; retry in a second");
-        };
-        drop(admitted);
-        (None, Some(queued), &app.decodes)
-    };
-    let Ok(_decoding) = lane.acquire().await else {
-        return failure(StatusCode::SERVICE_UNAVAILABLE, "stopping".into());
+    let _slot = match admitted.decode_slot(small).await {
+        Ok(slot) => slot,
+        Err(refusal) => return busy(refusal.message()),
     };
     let cancelled = Arc::new(AtomicBool::new(false));
     let _cancel = CancelOnDrop(cancelled.clone());
@@ -485,16 +483,8 @@ mod tests {
         let device = lenet::Backend::default().device().unwrap();
         let net = lenet::LeNetConfig::new().init(&device);
         let model = TrainedModel::new(Default::default(), net, "model.bpk".into(), &device);
-        let app = Arc::new(App {
-            model_file: shown_path(&model.path),
-            model,
-            in_flight: Semaphore::new(1),
-            large_queue: Semaphore::new(1),
-            max_body: 1000,
-            decodes: Semaphore::new(1),
-            small_decodes: Semaphore::new(1),
-        });
-        let held = app.in_flight.try_acquire().unwrap();
+        let app = Arc::new(App::new(model, 1000, 1, 1));
+        let held = app.admission.admit().unwrap();
         let refused = predict(
             State(app.clone()),
             HeaderMap::new(),
