@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use burn::train::Interrupter;
 use clap::{Args, Parser, Subcommand};
 use experiments::report;
-use experiments::runner::Runner;
+use experiments::runner::StudyRunner;
 use experiments::study::{self, Study};
 use lenet::cli::{BackendArg, DataArg};
 
@@ -159,7 +159,7 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         stop.stop(Some("stopped by a signal"));
     })
     .context("installing the Ctrl-C handler")?;
-    let runner = Runner {
+    let runner = StudyRunner {
         data,
         backend: args.backend.backend,
         results_dir: paths.results.clone(),

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::baselines::{self, BaselineOutcome, Features, Neighbours, SvmOptions};
 use crate::error::{ExperimentError, Result};
 use crate::plot::{self, Labels, Series};
-use crate::provenance::{self, Provenance};
+use crate::provenance::Provenance;
 use crate::results::{
     self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow, slug,
 };
@@ -31,7 +31,7 @@ use crate::study::{
 const MAX_POINTS: usize = 1500;
 
 /// Where and how studies run.
-pub struct Runner {
+pub struct StudyRunner {
     /// Full MNIST; each run draws its own subsets from it.
     pub data: MnistSplits,
     /// Backend of the network runs.
@@ -45,11 +45,11 @@ pub struct Runner {
     pub progress: bool,
     /// Stops the current network run (Ctrl-C).
     pub interrupter: Interrupter,
-    /// Revision of the code, taken when the program started (see [`provenance::git_revision`]).
+    /// Revision of the code, taken when the program started (see [`crate::provenance::git_revision`]).
     pub git_revision: String,
 }
 
-impl Runner {
+impl StudyRunner {
     /// Runs `study` and saves everything it measured; returns the result.
     pub fn run(&self, study: &Study) -> Result<StudyResult> {
         let dir = self.results_dir.join(&study.name);
@@ -92,7 +92,7 @@ impl Runner {
             levels: study.curves().map_or_else(Vec::new, |c| c.levels.clone()),
             provenance: Provenance {
                 git_revision: self.git_revision.clone(),
-                machine: provenance::machine(),
+                machine: lenet::machine::describe(),
                 backend: self.backend.to_string(),
                 wall_seconds: 0.0,
             },

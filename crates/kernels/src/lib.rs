@@ -1,25 +1,22 @@
 //! The arithmetic of lenet's fused CPU path: the network's forward and backward pass on the
-//! host as direct convolutions over reused buffers ([`kernels`]), for a batch split over
-//! rayon's threads ([`batch`]). lenet converts burn's parameters to [`HostNet`] and the
-//! gradients back; this crate knows nothing of burn.
+//! host as direct convolutions over reused buffers, one image at a time ([`per_image`]), for a
+//! batch split over rayon's threads ([`batch`]). lenet converts burn's parameters to
+//! [`HostNet`] and the gradients back; this crate knows nothing of burn.
 //!
-//! A crate of its own, compiled as one codegen unit, and each stage of the pass a function of
-//! its own (`kernels::stage!`), so that the machine code of these loops depends on this code
-//! alone. The loops keep their running sums in registers only where LLVM unrolls them fully,
-//! and while they were a module of lenet that decision also weighed the rest of lenet: a change
-//! to lenet's data loader alone (2026-12-04, 2-core AMD EPYC) took the forward pass's
-//! stack accesses of vector registers from 10 to 52 and the inference rate at batch 1 from
-//! 82 000 to 45 000 images/s, and slowed the batch-10 epoch by a fifth. Split over the default
-//! 16 codegen units this crate still had them; in one unit with the whole pass as one function,
-//! LLVM stopped inlining iterator adapters into it and training ran 9x slower. With the stages,
-//! the same kernels compile to the same code whatever lenet holds (see `experiments/bench/
-//! RESULTS.md` for the epoch times).
+//! It is a crate of its own, compiled as one codegen unit, with each stage of the pass a
+//! function of its own (`per_image::stage!`), so that the machine code of these loops depends on
+//! this code alone. The loops keep their running sums in registers only where LLVM unrolls
+//! them fully, and that decision weighs everything compiled in the same unit: inside lenet, a
+//! change elsewhere in lenet could move those sums to the stack and slow training by a fifth;
+//! as one function, LLVM stops inlining the iterator adapters inside it. The measurements
+//! behind both are in `experiments/bench/RESULTS.md` ("The kernels' machine code made
+//! independent of the rest of lenet").
 
 pub mod batch;
-pub mod kernels;
+pub mod per_image;
 
 pub use batch::{StepOutput, forward, objective, train_step};
-pub use kernels::{Dims, HostNet};
+pub use per_image::{Dims, HostNet};
 
 /// Side of the square input images, in pixels.
 pub const IMAGE_SIZE: usize = 28;

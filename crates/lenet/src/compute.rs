@@ -75,11 +75,11 @@ impl Compute {
 
     /// `net` made ready to run many batches of images on `device` by this path (through
     /// [`crate::TrainedModel`], which preprocesses the images as the network was trained).
-    pub(crate) fn runner(self, net: &LeNet, device: &Device) -> Runner {
-        Runner(match self {
-            Compute::Composed => Prepared::Composed(Box::new(net.clone()), device.clone()),
-            Compute::Fused => Prepared::Fused(fused::host_net(net)),
-        })
+    pub(crate) fn inference_net(self, net: &LeNet, device: &Device) -> InferenceNet {
+        match self {
+            Compute::Composed => InferenceNet::Composed(Box::new(net.clone()), device.clone()),
+            Compute::Fused => InferenceNet::Fused(fused::host_net(net)),
+        }
     }
 }
 
@@ -97,18 +97,16 @@ pub fn share_this_thread_with_rayon() {
         .build_global();
 }
 
-/// A network ready to compute outputs by one [`Compute`] path (for the fused path, its
-/// weights already in the host layout, read once).
+/// A network ready to compute outputs by one [`Compute`] path.
 #[derive(Debug, Clone)]
-pub(crate) struct Runner(Prepared);
-
-#[derive(Debug, Clone)]
-enum Prepared {
+pub(crate) enum InferenceNet {
+    /// burn's modules on a device.
     Composed(Box<LeNet>, Device),
+    /// The weights in the fused path's host layout, read from burn's once.
     Fused(HostNet),
 }
 
-impl Runner {
+impl InferenceNet {
     /// The network's outputs `[n, 10]` row-major for `n` images given as their input values
     /// (`[n, PIXELS]`, see [`crate::data::scaled_pixels`]).
     pub(crate) fn outputs(&self, pixels: &[f32]) -> Vec<f32> {
@@ -116,9 +114,9 @@ impl Runner {
         if n == 0 {
             return Vec::new();
         }
-        match &self.0 {
-            Prepared::Fused(host) => fused::forward(host, pixels),
-            Prepared::Composed(net, device) => {
+        match self {
+            InferenceNet::Fused(host) => fused::forward(host, pixels),
+            InferenceNet::Composed(net, device) => {
                 let images = Tensor::<4>::from_data(
                     TensorData::new(pixels.to_vec(), [n, 1, IMAGE_SIZE, IMAGE_SIZE]),
                     device,

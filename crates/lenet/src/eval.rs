@@ -12,7 +12,7 @@ use burn::prelude::*;
 
 use crate::artifacts::{RunFolder, SavedEvaluation};
 use crate::backend;
-use crate::compute::{Compute, Runner};
+use crate::compute::{Compute, InferenceNet};
 use crate::config::TrainingConfig;
 use crate::data::{DigitDataset, MnistSplits, deskew, scaled_pixels};
 use crate::error::{LenetError, Result};
@@ -142,7 +142,7 @@ pub struct TrainedModel {
     compute: Compute,
     /// The network ready to run by that path (on the CPU backends its weights in the fused
     /// layout, read once: predictions then touch no burn tensor).
-    runner: Runner,
+    inference: InferenceNet,
 }
 
 /// What stands for the shipped model's path (on the page, in messages): it is built into the
@@ -220,7 +220,7 @@ impl TrainedModel {
     pub fn new(config: TrainingConfig, net: LeNet, path: PathBuf, device: &Device) -> Self {
         let compute = backend::compute_for(device);
         Self {
-            runner: compute.runner(&net, device),
+            inference: compute.inference_net(&net, device),
             compute,
             config,
             net,
@@ -233,7 +233,7 @@ impl TrainedModel {
 
     /// The same model computed by `compute` instead (to compare the paths).
     pub fn with_compute(mut self, compute: Compute) -> Self {
-        self.runner = compute.runner(&self.net, &self.device);
+        self.inference = compute.inference_net(&self.net, &self.device);
         self.compute = compute;
         self
     }
@@ -262,7 +262,7 @@ impl TrainedModel {
     /// Predictions for images already [preprocessed](Self::preprocess).
     pub fn predict_preprocessed(&self, images: &[Vec<u8>]) -> Vec<Prediction> {
         let outputs = self
-            .runner
+            .inference
             .outputs(&scaled_pixels(images.iter().map(Vec::as_slice)));
         outputs
             .chunks_exact(NUM_CLASSES)
@@ -292,7 +292,7 @@ impl TrainedModel {
             let items = dataset
                 .get_many((start..end).collect())
                 .map_err(LenetError::Dataset)?;
-            let outputs = self.runner.outputs(&scaled_pixels(
+            let outputs = self.inference.outputs(&scaled_pixels(
                 items.iter().map(|item| item.pixels.as_slice()),
             ));
             let targets: Vec<usize> = items.iter().map(|item| usize::from(item.label)).collect();

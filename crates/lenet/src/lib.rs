@@ -17,7 +17,8 @@
 //! - [`files`]: what the program reads and writes, checked first (regular files within a
 //!   bound; outputs that replace only regular files, with `--force`);
 //! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
-//! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share.
+//! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share;
+//!   [`machine`]: the machine a measurement was taken on.
 
 pub mod artifacts;
 pub mod atomic;
@@ -31,6 +32,7 @@ pub mod eval;
 pub mod files;
 pub(crate) mod fused;
 pub mod loss;
+pub mod machine;
 pub mod metric;
 pub mod mnist;
 pub mod model;

@@ -121,10 +121,10 @@ where
 /// training thread more than the half of ten distortions it took over (`perf` of the recipe:
 /// that thread did 9 in 10 of the distortions anyway; wake-ups 615 samples before, 493 after).
 ///
-/// Making the next batch ahead while the current one trains (as a rayon task, 2026-12-04 twice,
-/// and on a thread of its own) gained nothing measurable on 2 cores: the step's second thread
-/// sleeps between steps either way, and a third thread only takes turns with the two
-/// (`experiments/bench/RESULTS.md`).
+/// Making the next batch ahead while the current one trains (as a rayon task, or on a thread
+/// of its own) gains nothing measurable on 2 cores: the step's second thread sleeps between
+/// steps either way, and a third thread only takes turns with the two
+/// (`experiments/bench/RESULTS.md`, "The distortions and the loader").
 const MIN_TRANSFORMS_PER_TASK: usize = 16;
 
 struct EpochIterator<I, O> {

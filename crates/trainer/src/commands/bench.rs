@@ -122,7 +122,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let data = args.data.load()?;
     let flops = LeNetConfig::new().multiply_adds()?.training_flops();
     let mut report = Report {
-        machine: machine(),
+        machine: lenet::machine::describe(),
         threads: rayon::current_num_threads(),
         epoch_images: args.epoch_images,
         sweep_images: args.sweep_images,
@@ -373,19 +373,6 @@ fn table(report: &Report) -> String {
         ));
     }
     lines.join("\n")
-}
-
-/// The processor's name (Linux), for the report.
-fn machine() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 /// Resets the kernel's peak-resident-memory counter of this process (Linux: `clear_refs`).

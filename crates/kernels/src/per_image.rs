@@ -278,7 +278,7 @@ impl Scratch {
 
     /// Copies `net`'s C3 kernels into the layouts the C3 loops read (once per call, not per
     /// image).
-    fn prepare(&mut self, net: &HostNet) {
+    fn load_c3_kernels(&mut self, net: &HostNet) {
         let d = self.dims;
         let (c3p, window, run, run_p) = (d.c3p(), d.window3(), d.run3(), d.run3p());
         for (o, kernel) in net.w3.chunks_exact(window).enumerate() {
@@ -294,7 +294,7 @@ impl Scratch {
 
     /// Forward pass of every image of `images` (`[n, PIXELS]`) into `outputs` (`[n, 10]`).
     pub fn forward_images(&mut self, net: &HostNet, images: &[f32], outputs: &mut [f32]) {
-        self.prepare(net);
+        self.load_c3_kernels(net);
         for (out, image) in outputs
             .chunks_exact_mut(NUM_CLASSES)
             .zip(images.chunks_exact(PIXELS))
@@ -314,7 +314,7 @@ impl Scratch {
         batch: usize,
         outputs: &mut [f32],
     ) -> (f64, HostNet) {
-        self.prepare(net);
+        self.load_c3_kernels(net);
         self.dw3t.fill(0.0);
         let scale = 1.0 / batch as f32;
         let mut grads = HostNet::zeros(net.dims);
