@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use lenet_kernels::per_image::Scratch;
+use lenet_kernels::pass::Scratch;
 use lenet_kernels::{Dims, HostNet, NUM_CLASSES, PIXELS, train_step};
 
 /// Repetitions; the fastest counts.

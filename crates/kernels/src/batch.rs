@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use crate::per_image::{Dims, HostNet, Scratch};
+use crate::pass::{Dims, HostNet, Scratch};
 use crate::{NUM_CLASSES, PIXELS, half_squared_error};
 
 thread_local! {

@@ -1,10 +1,10 @@
 //! The arithmetic of lenet's fused CPU path: the network's forward and backward pass on the
-//! host as direct convolutions over reused buffers, one image at a time ([`per_image`]), for a
+//! host as direct convolutions over reused buffers, one image at a time ([`pass`]), for a
 //! batch split over rayon's threads ([`batch`]). lenet converts burn's parameters to
 //! [`HostNet`] and the gradients back; this crate knows nothing of burn.
 //!
 //! It is a crate of its own, compiled as one codegen unit, with each stage of the pass a
-//! function of its own (`per_image::stage!`), so that the machine code of these loops depends on
+//! function of its own (`pass::stage!`), so that the machine code of these loops depends on
 //! this code alone. The loops keep their running sums in registers only where LLVM unrolls
 //! them fully, and that decision weighs everything compiled in the same unit: inside lenet, a
 //! change elsewhere in lenet could move those sums to the stack and slow training by a fifth;
@@ -13,10 +13,10 @@
 //! independent of the rest of lenet").
 
 pub mod batch;
-pub mod per_image;
+pub mod pass;
 
 pub use batch::{StepOutput, forward, objective, train_step};
-pub use per_image::{Dims, HostNet};
+pub use pass::{Dims, HostNet};
 
 /// Side of the square input images, in pixels.
 pub const IMAGE_SIZE: usize = 28;

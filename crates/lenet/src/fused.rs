@@ -19,7 +19,7 @@ pub(crate) use lenet_kernels::{HostNet, forward, objective, train_step};
 
 use crate::mnist::NUM_CLASSES;
 use crate::model::{LeNet, LeNetConfig, Subsampling};
-use lenet_kernels::{Dims, per_image};
+use lenet_kernels::{Dims, pass};
 
 /// The kernels' sizes of the network `config` describes (`None` if it is invalid).
 fn dims(config: &LeNetConfig) -> Option<Dims> {
@@ -29,7 +29,7 @@ fn dims(config: &LeNetConfig) -> Option<Dims> {
         c3: config.c3,
         k: config.kernel_size,
         h1: sizes.c1,
-        w1p: sizes.c1.div_ceil(per_image::LANES) * per_image::LANES,
+        w1p: sizes.c1.div_ceil(pass::LANES) * pass::LANES,
         h2: sizes.s2,
         h3: sizes.c3,
         h4: sizes.s4,
