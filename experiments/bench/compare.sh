@@ -24,7 +24,7 @@ trap 'rm -rf "$out"' EXIT
 for round in $(seq "$rounds"); do
     for backend in $backends; do
         echo "round $round/$rounds: ours ($backend)"
-        RAYON_NUM_THREADS=$threads target/release/trainer bench --backend "$backend" \
+        RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/release/trainer bench --backend "$backend" \
             --data-dir "$mnist" --no-sweep --json "$out/ours-$backend-$round.json" >/dev/null
     done
     echo "round $round/$rounds: PyTorch"

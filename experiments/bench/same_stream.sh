@@ -32,7 +32,7 @@ for seed in $seeds; do
         [ "$stage" = own ] && augment=none images=own
         [ "$stage" = init ] && init=own
         echo "seed $seed, stage $stage: ours ($augment)"
-        RAYON_NUM_THREADS=$threads target/release/examples/stream "$mnist" "$dir" "$seed" "$epochs" "$augment" \
+        RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/release/examples/stream "$mnist" "$dir" "$seed" "$epochs" "$augment" \
             | grep -E '^epoch' || true
         echo "seed $seed, stage $stage: PyTorch"
         "$venv/bin/python" experiments/pytorch/same_stream.py "$dir" --threads "$threads" \

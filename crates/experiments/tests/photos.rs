@@ -1,10 +1,12 @@
-//! `experiments photos` as the README and experiments/beyond_mnist/ run it: the real binary
+//! `experiments photos` as docs/models.md and experiments/beyond_mnist/ run it: the real binary
 //! writes MNIST's digits as labelled photos (JPEG) or optdigits-style cells (8x8 PNG),
 //! reproducibly, other photos for the validation split than for the test split.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "../../lenet/tests/support/docs.rs"]
+mod docs;
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
@@ -32,15 +34,13 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn the_readmes_photos_command_runs_as_written() {
-    // The README's `experiments photos` lines, from a scratch folder with MNIST at
+fn the_documented_photos_command_runs_as_written() {
+    // The documentation's `experiments photos` lines, from a scratch folder with MNIST at
     // ../shared/data/mnist as in the checkout.
-    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
     let prefix = "cargo run --release --bin experiments -- ";
-    let commands: Vec<String> = std::fs::read_to_string(readme)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix(prefix).map(str::to_string))
+    let commands: Vec<String> = docs::documentation()
+        .iter()
+        .flat_map(|(_, text)| docs::shell_commands(text, prefix))
         .collect();
     assert!(
         commands.iter().any(|c| c.starts_with("photos")),
@@ -52,7 +52,6 @@ fn the_readmes_photos_command_runs_as_written() {
     std::fs::create_dir_all(scratch.path().join("shared/data")).unwrap();
     std::os::unix::fs::symlink(mnist_dir(), scratch.path().join("shared/data/mnist")).unwrap();
     for command in commands.iter().filter(|c| c.starts_with("photos")) {
-        let command = command.split("  #").next().unwrap();
         experiments(&checkout, command);
     }
     let written = files(&checkout.join("runs/photos"));

@@ -1,46 +1,34 @@
-//! Every `trainer` command the README shows, run as written (the real binary in place of
-//! `cargo run --release --bin trainer --`, through bash so globs expand), from a scratch folder
-//! laid out like the checkout: `assets/` and `crates/` of the repository, an empty
-//! `examples/onnx/`, `../shared/data/mnist`.
+//! Every `trainer` command the README and the pages of `docs/` show, run as written (the real
+//! binary in place of `cargo run --release --bin trainer --`, through bash so globs and pipes
+//! work), from a scratch folder laid out like the checkout: `assets/` and `crates/` of the
+//! repository, an empty `examples/onnx/`, `../shared/data/mnist`.
 //! Long trainings are cut to one epoch and servers to their start and a SIGTERM; nothing else
 //! is changed, so a command that fails for a user fails here.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
+#[path = "../../lenet/tests/support/docs.rs"]
+mod docs;
+use docs::repository;
 
-const PREFIX: &str = "cargo run --release --bin trainer --";
+const PREFIX: &str = "cargo run --release --bin trainer -- ";
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The README's `trainer` commands, in order, without their trailing comments.
-fn readme_commands() -> Vec<String> {
-    let readme = std::fs::read_to_string(repository().join("README.md")).unwrap();
-    let mut in_shell = false;
-    let mut commands = Vec::new();
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_shell = line == "```sh";
-            continue;
-        }
-        if in_shell && line.starts_with(PREFIX) {
-            let command = match line.find("  #") {
-                Some(comment) => &line[..comment],
-                None => line,
-            };
-            commands.push(command.trim().to_string());
-        }
-    }
-    commands
+/// The `trainer` commands of the README and of `docs/`, in order, each with its page.
+fn documented_commands() -> Vec<(String, String)> {
+    docs::documentation()
+        .into_iter()
+        .flat_map(|(path, text)| {
+            let page = path.file_name().unwrap().to_string_lossy().into_owned();
+            docs::shell_commands(&text, PREFIX)
+                .into_iter()
+                .map(move |command| (page.clone(), command))
+        })
+        .collect()
 }
 
 /// The command's arguments with trainings cut to one epoch and servers on a free port.
@@ -64,12 +52,24 @@ fn shortened(arguments: &str) -> String {
 }
 
 #[test]
-fn every_command_of_the_readme_runs_as_written() {
-    let commands = readme_commands();
+fn every_command_of_the_documentation_runs_as_written() {
+    let commands = documented_commands();
     assert!(
-        commands.len() >= 12,
-        "the README's commands were not found: {commands:?}"
+        commands.len() >= 20,
+        "the documentation's commands were not found: {commands:?}"
     );
+    for page in [
+        "README.md",
+        "training.md",
+        "models.md",
+        "web.md",
+        "speed.md",
+    ] {
+        assert!(
+            commands.iter().any(|(p, _)| p == page),
+            "no trainer command found in {page}"
+        );
+    }
     // A scratch checkout: the repository's assets and fixtures, MNIST at ../shared/data/mnist.
     let scratch = tempfile::tempdir().unwrap();
     let checkout = scratch.path().join("lenet-burn");
@@ -87,11 +87,12 @@ fn every_command_of_the_readme_runs_as_written() {
     std::fs::create_dir_all(checkout.join("examples/onnx")).unwrap();
     let binary = env!("CARGO_BIN_EXE_trainer");
 
-    for command in &commands {
-        let arguments = shortened(&command[PREFIX.len()..]);
+    for (page, command) in &commands {
+        let arguments = shortened(command);
         let line = format!("'{binary}' {arguments}");
+        // pipefail: a trainer that fails before a pipe's end (`| head`) fails the command.
         let mut child = Command::new("bash")
-            .args(["-c", &format!("exec {line}")])
+            .args(["-o", "pipefail", "-c", &format!("exec {line}")])
             .current_dir(&checkout)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -125,7 +126,7 @@ fn every_command_of_the_readme_runs_as_written() {
         );
         assert!(
             output.status.success(),
-            "README command failed: {command}\nran: {arguments}\n{stdout}{stderr}"
+            "{page}: command failed: {command}\nran: {arguments}\n{stdout}{stderr}"
         );
     }
     // Nothing was written into assets/ (the scratch checkout's assets are the repository's).
