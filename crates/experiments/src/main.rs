@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use experiments::report;
 use experiments::runner::StudyRunner;
 use experiments::study::{self, Study};
-use lenet::cli::{BackendArg, DataArg};
+use lenet::cli::{BackendArg, DataArg, TensorBoardArg};
 
 /// Reproduce the paper's figures and table: run study definitions, draw, report.
 #[derive(Parser, Debug)]
@@ -112,9 +112,11 @@ struct RunArgs {
     data: DataArg,
     #[command(flatten)]
     backend: BackendArg,
-    /// Folder for the network runs' checkpoints and logs (not results).
+    /// Folder for the network runs' checkpoints, logs and TensorBoard event files (not results).
     #[arg(long, default_value = "runs/experiments", value_name = "DIR")]
     work_dir: PathBuf,
+    #[command(flatten)]
+    tensorboard: TensorBoardArg,
 }
 
 #[derive(Args, Debug)]
@@ -165,6 +167,7 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         results_dir: paths.results.clone(),
         work_dir: args.work_dir.clone(),
         progress: true,
+        tensorboard: args.tensorboard.enabled(),
         interrupter,
         git_revision,
     };

@@ -43,6 +43,8 @@ pub struct StudyRunner {
     pub work_dir: PathBuf,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Each network run writes TensorBoard event files into its folder under `work_dir`.
+    pub tensorboard: bool,
     /// Stops the current network run (Ctrl-C).
     pub interrupter: Interrupter,
     /// Revision of the code, taken when the program started (see [`crate::provenance::git_revision`]).
@@ -116,6 +118,7 @@ impl StudyRunner {
         let options = RunOptions::new(self.work_dir.join(study).join(run))
             .with_start(StartMode::Overwrite)
             .with_interrupter(self.interrupter.clone())
+            .with_tensorboard(self.tensorboard)
             .with_progress(Progress::Hook(Arc::new(move |_| bar.inc(1))));
         let outcome = lenet::train(config, &data, &self.backend.device()?, &options)?;
         if outcome.interrupted {

@@ -1,6 +1,7 @@
 //! A miniature of every kind of study, run end to end through the `experiments` binary on real
 //! MNIST: a test-error study, a training-MSE study and a table, each tiny (1 seed, 2 epochs,
-//! a few hundred images). Checks the CSVs, figures, result files and report they produce.
+//! a few hundred images). Checks the CSVs, figures, result files and report they produce, and
+//! (system tier) the runs' TensorBoard event files read by TensorBoard itself.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,6 +9,9 @@ use std::process::Command;
 use experiments::results::StudyResult;
 use experiments::study::Study;
 
+#[path = "../../lenet/tests/support/tensorboard.rs"]
+mod tensorboard;
+use tensorboard::{curve, tensorboard_dump};
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
@@ -310,6 +314,70 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
         "too slow here",
     ] {
         assert!(text.contains(needle), "report lacks {needle:?}:\n{text}");
+    }
+}
+
+#[test]
+#[ignore = "system tier: needs Python with tensorboard; .ci/run installs it and runs it"]
+fn a_studys_runs_read_in_tensorboard_as_their_csvs_with_their_settings() {
+    let root = run_studies(&[("a_curves.toml", CURVES)]);
+    let work = root.path().join("work/mini_batch");
+    let runs = ["batch-20-seed7", "batch-50-seed7", "batch-50-seed8"];
+    let folders: Vec<_> = runs.iter().map(|run| work.join(run)).collect();
+    let dump = tensorboard_dump(&folders);
+    for (run, folder) in runs.iter().zip(&folders) {
+        let found = &dump[folder.to_str().unwrap()];
+        let (_, rows) = read_csv(
+            &root
+                .path()
+                .join("results/mini_batch/runs")
+                .join(format!("{run}.csv")),
+        );
+        let config = lenet::TrainingConfig::load_from(folder).unwrap();
+        let images = config.train_size.unwrap() as i64;
+        // Every epoch's scalar equals the CSV's (as f32, what an event holds), at the images
+        // seen by the end of that epoch.
+        for (tag, column) in [
+            ("loss/train", 1),
+            ("error/train", 2),
+            ("loss/test", 3),
+            ("error/test", 4),
+        ] {
+            let expected: Vec<(i64, f32)> = rows
+                .iter()
+                .map(|row| {
+                    let epoch: i64 = row[0].parse().unwrap();
+                    (epoch * images, number(&row[column]) as f32)
+                })
+                .collect();
+            let found: Vec<(i64, f32)> = curve(found, tag)
+                .into_iter()
+                .map(|(step, value)| (step, value as f32))
+                .collect();
+            assert_eq!(found, expected, "{run}: {tag}");
+        }
+        // The HParams session: the run's settings, and its end.
+        let start = &found["hparams"]["_hparams_/session_start_info"]["sessionStartInfo"];
+        let hparams = &start["hparams"];
+        assert_eq!(
+            hparams["batch_size"].as_f64(),
+            Some(config.batch_size as f64),
+            "{run}: {start}"
+        );
+        assert_eq!(hparams["seed"].as_f64(), Some(config.seed as f64));
+        assert_eq!(
+            hparams["learning_rate"].as_f64(),
+            Some(config.learning_rate)
+        );
+        assert_eq!(hparams["subsampling"], "Mean");
+        assert_eq!(hparams["deskew"], false);
+        assert!(
+            hparams.get("holdout").is_none(),
+            "unset settings are not listed"
+        );
+        assert!(hparams.get("remap").is_none(), "nor empty lists");
+        let end = &found["hparams"]["_hparams_/session_end_info"]["sessionEndInfo"];
+        assert_eq!(end["status"], "STATUS_SUCCESS", "{run}: {end}");
     }
 }
 

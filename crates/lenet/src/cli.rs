@@ -1,5 +1,5 @@
 //! Flags the command-line programs share (flattened into their clap parsers: the backend, the
-//! MNIST folder, a model file) and the defaults shown in their `--help`.
+//! MNIST folder, a model file, TensorBoard's event files) and the defaults shown in their `--help`.
 
 use std::path::PathBuf;
 
@@ -45,6 +45,22 @@ impl DataArg {
     /// MNIST from the folder, or downloaded.
     pub fn load(&self) -> Result<MnistSplits> {
         MnistSplits::load(self.data_dir.as_deref())
+    }
+}
+
+/// `--no-tensorboard`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TensorBoardArg {
+    /// Write no TensorBoard event files into the run folders (by default every run writes its
+    /// curves and settings there, for `tensorboard --logdir`).
+    #[arg(long)]
+    pub no_tensorboard: bool,
+}
+
+impl TensorBoardArg {
+    /// Whether runs write event files.
+    pub fn enabled(&self) -> bool {
+        !self.no_tensorboard
     }
 }
 

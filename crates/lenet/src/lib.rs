@@ -17,6 +17,7 @@
 //! - [`files`]: what the program reads and writes, checked first (regular files within a
 //!   bound; outputs that replace only regular files, with `--force`);
 //! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
+//! - [`tensorboard`]: a run's curves and settings as TensorBoard's event files;
 //! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share;
 //!   [`machine`]: the machine a measurement was taken on.
 
@@ -38,6 +39,7 @@ pub mod mnist;
 pub mod model;
 pub mod onnx;
 pub mod settings;
+pub mod tensorboard;
 pub mod train;
 pub mod weights;
 

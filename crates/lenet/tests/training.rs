@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use lenet::artifacts::StartMode;
+use lenet::artifacts::{Kind, RunFolder, StartMode};
 use lenet::data::{DigitBatch, DigitBatcher, MnistSplits, RunData};
 use lenet::loss;
 use lenet::train::{self, Progress, RunOptions, TrainingOutcome};
@@ -199,6 +199,107 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     assert!(diff < 1e-6, "resumed model differs by {diff:e}");
     assert_eq!(resumed.test, whole.test);
     assert!((resumed.epochs[0].train_loss - whole.epochs[1].train_loss).abs() < 1e-9);
+}
+
+/// The scalar points of a run folder's event files, read in order as TensorBoard reads them: a
+/// restart marker drops the points at or after its step from the files before it.
+fn tensorboard_points(dir: &Path) -> Vec<(String, i64, f32)> {
+    use lenet::tensorboard::proto::{SessionStatus, ValueKind, What};
+    let mut points: Vec<(String, i64, f32)> = Vec::new();
+    for file in RunFolder::new(dir).event_files() {
+        for event in lenet::tensorboard::read_events(&file).unwrap() {
+            match event.what {
+                Some(What::SessionLog(log)) if log.status == SessionStatus::Start as i32 => {
+                    points.retain(|(_, step, _)| *step < event.step);
+                }
+                Some(What::Summary(summary)) => {
+                    for value in summary.value {
+                        if let Some(ValueKind::SimpleValue(v)) = value.value {
+                            points.push((value.tag, event.step, v));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    points
+}
+
+#[test]
+fn a_resumed_runs_tensorboard_curves_have_each_epoch_once() {
+    let config = small_config().with_epochs(3);
+    let images = config.train_size.unwrap() as i64;
+    let data = small_data(&config);
+    let dir = tempfile::tempdir().unwrap();
+    let first = train_on_flex(&config, &data, dir.path(), StartMode::Fresh).unwrap();
+    // Killed before epoch 3's checkpoint was complete: its points are in the event file, its
+    // checkpoint is not.
+    let run = RunFolder::new(dir.path());
+    for kind in [Kind::Model, Kind::Optim, Kind::Scheduler] {
+        std::fs::remove_file(run.checkpoint_file(kind, 3)).unwrap();
+    }
+    let more = config.clone().with_epochs(4);
+    let resumed = train_on_flex(&more, &data, dir.path(), StartMode::Resume).unwrap();
+    assert_eq!(resumed.resumed_after, Some(2));
+    assert_eq!(run.event_files().len(), 2, "one file per start");
+
+    let points = tensorboard_points(dir.path());
+    let curve = |tag: &str| -> Vec<(i64, f32)> {
+        points
+            .iter()
+            .filter(|(t, _, _)| t == tag)
+            .map(|&(_, step, value)| (step, value))
+            .collect()
+    };
+    // Epochs 1-2 of the first run, 3-4 of the resumed one, each once, at the images seen.
+    let expected: Vec<(i64, f32)> = first.epochs[..2]
+        .iter()
+        .chain(&resumed.epochs)
+        .map(|e| (e.epoch as i64 * images, e.test_error as f32))
+        .collect();
+    assert_eq!(curve("error/test"), expected);
+    let losses: Vec<f32> = curve("loss/train").iter().map(|p| p.1).collect();
+    let recorded: Vec<f32> = first.epochs[..2]
+        .iter()
+        .chain(&resumed.epochs)
+        .map(|e| e.train_loss as f32)
+        .collect();
+    assert_eq!(losses, recorded);
+    assert!(curve("learning_rate").iter().all(|p| p.1 == 1.0));
+    // Batch losses come every 25th batch of an epoch: none in 10 batches of 50 images.
+    assert!(curve("loss/train_batch").is_empty());
+
+    // Without TensorBoard, no event file.
+    let quiet = tempfile::tempdir().unwrap();
+    let options = RunOptions::new(quiet.path())
+        .with_progress(Progress::EpochLines)
+        .with_tensorboard(false);
+    train::train(&small_config(), &data, &Device::flex(), &options).unwrap();
+    assert!(RunFolder::new(quiet.path()).event_files().is_empty());
+}
+
+#[test]
+fn batch_losses_go_to_tensorboard_every_25_batches_at_the_images_seen() {
+    let config = small_config().with_batch_size(10).with_epochs(2);
+    let data = small_data(&config);
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = train_on_flex(&config, &data, dir.path(), StartMode::Fresh).unwrap();
+    let batches: Vec<(i64, f32)> = tensorboard_points(dir.path())
+        .into_iter()
+        .filter(|(tag, _, _)| tag == "loss/train_batch")
+        .map(|(_, step, value)| (step, value))
+        .collect();
+    // 500 images at batch 10: 50 batches an epoch, the 25th and 50th of each.
+    let expected: Vec<(i64, f32)> = outcome
+        .batches
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i % 50 + 1) % 25 == 0)
+        .map(|(_, b)| (b.samples_seen as i64, b.loss as f32))
+        .collect();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(batches, expected);
 }
 
 fn small_config() -> TrainingConfig {

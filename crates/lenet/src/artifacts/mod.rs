@@ -100,6 +100,25 @@ impl RunFolder {
         self.dir.join(CHECKPOINT_DIR)
     }
 
+    /// The run's TensorBoard event files (one per start of the run), in name order.
+    pub fn event_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name().is_some_and(|n| {
+                    n.to_string_lossy()
+                        .starts_with(crate::tensorboard::FILE_PREFIX)
+                })
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
     /// The checkpoint of `kind` of `epoch` as burn 0.22 writes it (`checkpoint/model-3.bpk`).
     pub fn checkpoint_file(&self, kind: Kind, epoch: usize) -> PathBuf {
         self.checkpoint_dir()
@@ -232,6 +251,7 @@ impl RunFolder {
         let previous: Vec<PathBuf> = [self.config_file(), self.model_file(), self.checkpoint_dir()]
             .into_iter()
             .filter(|path| path.exists())
+            .chain(self.event_files())
             .collect();
         let unstarted = !previous.is_empty() && self.holds_only_an_unstarted_run();
         match start {

@@ -7,7 +7,8 @@
 //! - [`step`]: what the `Learner` trains ([`TrainingModel`]) and one training/validation step;
 //! - [`loader`]: the training loader, reshuffled per epoch from `(seed, epoch)`;
 //! - [`recorder`]: what a run records (epochs, batches, divergence), as a metric logger;
-//! - [`progress`]: the dashboard, epoch lines or a hook.
+//! - [`progress`]: the dashboard, epoch lines or a hook;
+//! - [`tensorboard`](mod@tensorboard): the run's curves and settings as TensorBoard event files.
 
 pub mod ending;
 pub mod loader;
@@ -15,6 +16,7 @@ pub mod progress;
 pub mod recorder;
 pub mod run;
 pub mod step;
+pub mod tensorboard;
 
 pub use ending::Ending;
 pub use progress::Progress;

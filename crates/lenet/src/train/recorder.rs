@@ -98,6 +98,87 @@ pub enum EpochReport {
     Hook(EpochHook),
 }
 
+/// The name of burn-train's loss metric.
+pub(crate) fn loss_name() -> String {
+    LossMetric::new().name().to_string()
+}
+
+/// The names of a run's metrics by id (burn-train sends them once, then ids), and what a
+/// metrics update says by meaning: shared by the run's metric loggers ([`RunRecorder`] and
+/// [`TensorBoardLogger`](super::tensorboard::TensorBoardLogger)), so both read the same values.
+#[derive(Debug)]
+pub(crate) struct MetricNames {
+    names: HashMap<MetricId, String>,
+    loss: String,
+}
+
+impl Default for MetricNames {
+    fn default() -> Self {
+        Self {
+            names: HashMap::new(),
+            loss: loss_name(),
+        }
+    }
+}
+
+/// What one metrics update says.
+#[derive(Debug, Default)]
+pub(crate) struct UpdateValues {
+    /// Each metric's value over the whole epoch, sent once at its end, by name.
+    pub finals: Vec<(String, f64)>,
+    /// A training batch's objective.
+    pub batch_loss: Option<f64>,
+    /// The images of that batch (the error metric counts images; the loss counts batches).
+    pub batch_images: usize,
+    /// The learning rate of that batch (with [`burn::train::metric::LearningRateMetric`]).
+    pub learning_rate: Option<f64>,
+}
+
+impl MetricNames {
+    /// Learns a metric's name.
+    pub(crate) fn define(&mut self, definition: &MetricDefinition) {
+        self.names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+
+    /// The update's numeric entries with their metrics' names.
+    pub(crate) fn entries<'a>(
+        &'a self,
+        update: &'a MetricsUpdate,
+    ) -> impl Iterator<Item = (&'a str, &'a NumericEntry)> + 'a {
+        update.entries_numeric.iter().filter_map(|numeric| {
+            let name = self.names.get(&numeric.entry.metric_id)?;
+            Some((name.as_str(), numeric.numeric_entry.as_ref()?))
+        })
+    }
+
+    /// What `update`, of `split`, says.
+    pub(crate) fn read(&self, update: &MetricsUpdate, split: &Split) -> UpdateValues {
+        let mut values = UpdateValues::default();
+        for (name, entry) in self.entries(update) {
+            match (entry, split) {
+                (NumericEntry::Final(value), _) => values.finals.push((name.to_string(), *value)),
+                (entry, Split::Train) if name == self.loss => {
+                    values.batch_loss = Some(entry.current());
+                }
+                (entry, Split::Train) if name == LEARNING_RATE => {
+                    values.learning_rate = Some(entry.current());
+                }
+                (NumericEntry::Aggregated { count, .. }, Split::Train)
+                    if name == ErrorRateMetric::NAME =>
+                {
+                    values.batch_images = *count;
+                }
+                _ => {}
+            }
+        }
+        values
+    }
+}
+
+/// The name of burn-train's learning-rate metric.
+pub(crate) const LEARNING_RATE: &str = "Learning Rate";
+
 /// The epoch in progress.
 #[derive(Debug, Default)]
 struct Current {
@@ -116,8 +197,7 @@ pub struct RunRecorder {
     interrupter: Interrupter,
     total_epochs: usize,
     train_images: usize,
-    names: HashMap<MetricId, String>,
-    loss_name: String,
+    names: MetricNames,
     /// Every numeric entry by metric, split and epoch, for [`MetricLogger::read_numeric`].
     entries: HashMap<(String, String), BTreeMap<usize, Vec<NumericEntry>>>,
     current: Current,
@@ -142,8 +222,7 @@ impl RunRecorder {
             interrupter,
             total_epochs,
             train_images,
-            names: HashMap::new(),
-            loss_name: LossMetric::new().name().to_string(),
+            names: MetricNames::default(),
             entries: HashMap::new(),
             current: Current::default(),
             last_end: None,
@@ -180,9 +259,9 @@ impl RunRecorder {
         let since = |start: Option<Instant>| start.map_or(0.0, |s| (now - s).as_secs_f64());
         let stats = EpochStats {
             epoch,
-            train_loss: get(&current.train, &self.loss_name),
+            train_loss: get(&current.train, &loss_name()),
             train_error: get(&current.train, ErrorRateMetric::NAME),
-            test_loss: get(&current.test, &self.loss_name),
+            test_loss: get(&current.test, &loss_name()),
             test_error: get(&current.test, ErrorRateMetric::NAME),
             seconds: since(current.start),
         };
@@ -220,42 +299,22 @@ impl MetricLogger for RunRecorder {
         if *split == Split::Valid && self.current.test_start.is_none() {
             self.current.test_start = Some(Instant::now());
         }
-        // A training batch's loss, and its size (the error metric counts images; burn's loss
-        // metric counts one per batch).
-        let (mut batch_loss, mut batch_images) = (None, 0);
-        for numeric in update.entries_numeric {
-            let (Some(name), Some(entry)) = (
-                self.names.get(&numeric.entry.metric_id).cloned(),
-                numeric.numeric_entry,
-            ) else {
-                continue;
-            };
+        for (name, entry) in self.names.entries(&update) {
             self.entries
-                .entry((name.clone(), split.to_string()))
+                .entry((name.to_string(), split.to_string()))
                 .or_default()
                 .entry(epoch)
                 .or_default()
                 .push(entry.clone());
-            match (entry, split) {
-                (NumericEntry::Final(value), Split::Train) => {
-                    self.current.train.insert(name, value);
-                }
-                (NumericEntry::Final(value), Split::Valid) => {
-                    self.current.test.insert(name, value);
-                }
-                (entry, Split::Train) if name == self.loss_name => {
-                    batch_loss = Some(entry.current());
-                }
-                (NumericEntry::Aggregated { count, .. }, Split::Train)
-                    if name == ErrorRateMetric::NAME =>
-                {
-                    batch_images = count;
-                }
-                _ => {}
-            }
         }
-        if let Some(loss) = batch_loss {
-            self.batch_loss(epoch, loss, batch_images);
+        let read = self.names.read(&update, split);
+        let finals = match split {
+            Split::Valid => &mut self.current.test,
+            _ => &mut self.current.train,
+        };
+        finals.extend(read.finals);
+        if let Some(loss) = read.batch_loss {
+            self.batch_loss(epoch, loss, read.batch_images);
         }
     }
 
@@ -274,8 +333,7 @@ impl MetricLogger for RunRecorder {
     }
 
     fn log_metric_definition(&mut self, definition: MetricDefinition) {
-        self.names
-            .insert(definition.metric_id.clone(), definition.name.to_string());
+        self.names.define(&definition);
     }
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {

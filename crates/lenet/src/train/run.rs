@@ -14,8 +14,8 @@ use burn::prelude::*;
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
-use burn::train::metric::LossMetric;
 use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::{
     Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
 };
@@ -25,6 +25,7 @@ use super::loader::EpochShuffledLoader;
 use super::progress::Progress;
 use super::recorder::{BatchLoss, EpochStats, EpochTimes, RunLog, RunRecorder, SharedRunLog};
 use super::step::{Objective, TrainingModel};
+use super::tensorboard::{TensorBoard, TensorBoardLogger};
 use crate::artifacts::{Kind, RunFolder, SavedEvaluation, StartMode, write_atomically};
 use crate::backend::{self, Backend};
 use crate::compute::Compute;
@@ -34,6 +35,7 @@ use crate::error::{LenetError, Result};
 use crate::eval::{EVAL_BATCH_SIZE, Evaluation, TrainedModel};
 use crate::metric::ErrorRateMetric;
 use crate::model::LeNet;
+use crate::tensorboard::RunStatus;
 use crate::weights::{self, LoadOptions};
 
 /// Options of one training run that are not part of the saved configuration.
@@ -50,6 +52,9 @@ pub struct RunOptions {
     /// How steps, the test passes and the final evaluation are computed: `None` (the default)
     /// for the backend's own path ([`backend::compute_for`]); another to compare the paths.
     pub compute: Option<Compute>,
+    /// Write TensorBoard event files into the run folder (the default; see
+    /// [`super::tensorboard`]).
+    pub tensorboard: bool,
 }
 
 impl RunOptions {
@@ -62,6 +67,7 @@ impl RunOptions {
             progress: Progress::for_stdout(),
             interrupter: Interrupter::new(),
             compute: None,
+            tensorboard: true,
         }
     }
 
@@ -86,6 +92,12 @@ impl RunOptions {
     /// Computes the passes with `compute` instead of the backend's own path.
     pub fn with_compute(mut self, compute: Compute) -> Self {
         self.compute = Some(compute);
+        self
+    }
+
+    /// Writes TensorBoard event files, or not.
+    pub fn with_tensorboard(mut self, tensorboard: bool) -> Self {
+        self.tensorboard = tensorboard;
         self
     }
 }
@@ -206,6 +218,7 @@ pub fn train(
     let [model_checkpoints, optim_checkpoints, scheduler_checkpoints] = run.checkpointers();
     let mut training = SupervisedTraining::new(dir, Arc::new(loader_train), loader_test)
         .metrics((LossMetric::new(), ErrorRateMetric::new()))
+        .metric_train_numeric(LearningRateMetric::new())
         .with_metric_logger(recorder)
         .with_application_logger(None)
         .with_custom_checkpointers(model_checkpoints, optim_checkpoints, scheduler_checkpoints)
@@ -214,6 +227,23 @@ pub fn train(
         .renderer(renderer);
     if let Some(epoch) = resumed_after {
         training = training.checkpoint(epoch);
+    }
+    let tensorboard = options
+        .tensorboard
+        .then(|| TensorBoard::create(dir, config, data.train.len(), resumed_after))
+        .and_then(|created| {
+            created
+                .map_err(|error| {
+                    eprintln!("warning: {}: no TensorBoard events: {error}", dir.display())
+                })
+                .ok()
+        });
+    if let Some(file) = &tensorboard {
+        training = training.with_metric_logger(TensorBoardLogger::new(
+            file.clone(),
+            data.train.len(),
+            config.holdout.is_some(),
+        ));
     }
     if let Some(patience) = config.patience {
         // Keep the best epoch by validation error (not burn's default, the loss) besides the
@@ -258,10 +288,14 @@ pub fn train(
     let result = training.launch(learner);
 
     // 4. Outcome.
+    let log = log.lock().expect("run log poisoned").clone();
+    let failed = result.error.is_some() || log.divergence.is_some();
+    if let (Some(file), true) = (&tensorboard, failed) {
+        file.end(RunStatus::Failure);
+    }
     if let Some(error) = result.error {
         return Err(LenetError::Training(error));
     }
-    let log = log.lock().expect("run log poisoned").clone();
     if let Some(divergence) = log.divergence {
         return Err(LenetError::Diverged {
             epoch: divergence.epoch,
@@ -278,6 +312,13 @@ pub fn train(
         &errors,
         result.interrupted.is_some(),
     );
+    if let Some(file) = &tensorboard {
+        file.end(if ending.interrupted {
+            RunStatus::Failure
+        } else {
+            RunStatus::Success
+        });
+    }
     let model = match ending.checkpoint_to_load() {
         Some(best) => {
             let checkpoint = run.checkpoint_file(Kind::Model, best);

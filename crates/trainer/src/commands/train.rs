@@ -10,7 +10,7 @@ use clap::Args;
 use lenet::TrainingConfig;
 use lenet::TrainingOverrides;
 use lenet::artifacts::{RunFolder, StartMode};
-use lenet::cli::{BackendArg, DataArg};
+use lenet::cli::{BackendArg, DataArg, TensorBoardArg};
 use lenet::data::RunData;
 use lenet::train::RunOptions;
 
@@ -35,6 +35,8 @@ pub struct TrainArgs {
     /// Replace a previous run's results in --artifact-dir.
     #[arg(long)]
     overwrite: bool,
+    #[command(flatten)]
+    tensorboard: TensorBoardArg,
 }
 
 impl TrainArgs {
@@ -68,7 +70,9 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         config.seed,
         args.artifact_dir.display()
     );
-    let options = RunOptions::new(&args.artifact_dir).with_start(args.start_mode());
+    let options = RunOptions::new(&args.artifact_dir)
+        .with_start(args.start_mode())
+        .with_tensorboard(args.tensorboard.enabled());
     stop_on_signals(&options.interrupter, &args.artifact_dir)?;
     // A kill from burn-train's dashboard is a panic (exit code 101, as if the program had
     // crashed): it ends here as a stopped run instead (130, the last complete checkpoint kept).
