@@ -10,19 +10,12 @@ use std::time::{Duration, Instant};
 mod images;
 use images::huge_png_header;
 
+#[path = "support/trainer.rs"]
+mod trainer;
+use trainer::{run, trainer};
 #[path = "../../lenet/tests/support/mnist_dir.rs"]
 mod support;
 use support::mnist_dir;
-
-fn trainer(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
-    command.args(args);
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    trainer(args).output().expect("trainer runs")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

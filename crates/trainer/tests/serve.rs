@@ -32,6 +32,14 @@ struct Server {
 }
 
 impl Server {
+    /// `host:port`, for raw TCP clients.
+    fn address(&self) -> String {
+        self.url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    }
+
     fn start(extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
             .args(["serve", "--addr", "127.0.0.1:0", "--model"])
@@ -302,11 +310,7 @@ fn a_sigterm_the_moment_it_says_serving_stops_it_cleanly() {
 fn half_sent_requests_are_closed_and_never_block_a_normal_one() {
     use std::io::Write;
     let server = Server::start(&[]);
-    let address = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    let address = server.address();
     // 200 clients that send one byte of a request, and 20 that send a header byte a second.
     let stalled: Vec<std::net::TcpStream> = (0..200)
         .map(|_| {
@@ -476,11 +480,7 @@ fn raw(address: &str, request: &[u8]) -> String {
 #[test]
 fn a_malformed_body_gets_a_json_400_and_a_broken_head_its_status() {
     let server = Server::start(&[]);
-    let address = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    let address = server.address();
     // A chunk size that is not hexadecimal.
     let answer = raw(
         &address,
