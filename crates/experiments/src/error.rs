@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 /// What can go wrong while running a study or writing its results.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
+    /// A shard that cannot be used (`--shard`, or a scheduler's variables).
+    #[error("shard: {reason}")]
+    Shard {
+        /// What is wrong.
+        reason: String,
+    },
     /// A study definition that cannot be used.
     #[error("{path}: {reason}")]
     Definition {

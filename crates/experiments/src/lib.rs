@@ -1,5 +1,6 @@
 //! The paper's studies (Figures 4-7 and Table 1): definitions, a runner that trains the network
-//! and the classical baselines, figures, and the generated report.
+//! and the classical baselines (on one machine, or sharded over a cluster), figures, and the
+//! generated report.
 
 pub mod baselines;
 pub mod error;
@@ -8,6 +9,8 @@ pub mod provenance;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod shard;
+pub mod slurm;
 pub mod study;
 
 pub use error::{ExperimentError, Result};

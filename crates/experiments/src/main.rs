@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use burn::train::Interrupter;
 use clap::{Args, Parser, Subcommand};
 use experiments::report;
-use experiments::runner::StudyRunner;
+use experiments::runner::{Merged, StudyRunner, merge};
+use experiments::shard::{self, Shard};
 use experiments::study::{self, Study};
 use lenet::cli::{BackendArg, DataArg, TensorBoardArg};
 
@@ -29,12 +30,43 @@ enum Command {
     Run(RunArgs),
     /// Run every definition in --definitions, then regenerate the report.
     All(RunArgs),
-    /// Regenerate the report from the saved results (runs nothing).
+    /// Regenerate the report from the saved results (runs nothing); first merges the runs that
+    /// a sharded study's shards saved, and names those not finished.
     Report,
+    /// Write the `sbatch` script of a Slurm job array that runs a study (one array task per
+    /// run, results to --results on a shared filesystem) and print the command that submits it
+    /// with the job that merges the shards.
+    Slurm(SlurmArgs),
     /// Write MNIST's digits as simulated phone photos on paper (INDEX_LABEL.jpg) or in UCI
     /// optdigits' 8x8 form (INDEX_LABEL.png), to measure `trainer predict` beyond MNIST
     /// (experiments/beyond_mnist/).
     Photos(PhotosArgs),
+}
+
+#[derive(Args, Debug)]
+struct SlurmArgs {
+    /// The study definition (TOML).
+    #[arg(value_name = "TOML")]
+    study: PathBuf,
+    #[command(flatten)]
+    data: DataArg,
+    #[command(flatten)]
+    backend: BackendArg,
+    /// Folder for the network runs' checkpoints, logs and TensorBoard event files.
+    #[arg(long, default_value = "runs/experiments", value_name = "DIR")]
+    work_dir: PathBuf,
+    /// Slurm partition (default: the cluster's).
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit of each array task (Slurm's format, e.g. 1:00:00).
+    #[arg(long, default_value = "1:00:00")]
+    time: String,
+    /// CPUs of each array task (the threads of its run).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    cpus: u16,
+    /// The script to write (an existing one is replaced).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -78,6 +110,67 @@ enum PhotoKind {
 /// Images held out of training as the validation split (the studies' `holdout`).
 const VALIDATION_IMAGES: usize = 10_000;
 
+/// `path` made absolute against the current folder (array tasks start elsewhere).
+fn absolute(path: &std::path::Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("{}", path.display()))
+}
+
+fn slurm(args: &SlurmArgs, paths: &Paths) -> Result<()> {
+    let study = Study::load(&args.study)?;
+    let text = |p: &std::path::Path| -> Result<String> { Ok(absolute(p)?.display().to_string()) };
+    let mut run_args = vec![text(&args.study)?];
+    if let Some(dir) = &args.data.data_dir {
+        run_args.extend(["--data-dir".into(), text(dir)?]);
+    }
+    let folders = vec![
+        "--definitions".to_string(),
+        text(&paths.definitions)?,
+        "--results".into(),
+        text(&paths.results)?,
+        "--report".into(),
+        text(&paths.report)?,
+    ];
+    run_args.extend([
+        "--work-dir".into(),
+        text(&args.work_dir)?,
+        "--backend".into(),
+        args.backend.backend.to_string(),
+    ]);
+    run_args.extend(folders.clone());
+    let array = experiments::slurm::JobArray {
+        runs: shard::run_names(&study).len(),
+        program: std::env::current_exe().context("the experiments binary's path")?,
+        folder: absolute(std::path::Path::new("."))?,
+        run_args,
+        report_args: folders,
+        log_dir: absolute(&args.work_dir.join("slurm"))?,
+        partition: args.partition.clone(),
+        time: args.time.clone(),
+        cpus: usize::from(args.cpus),
+        study: study.name.clone(),
+    };
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => args
+            .work_dir
+            .join("slurm")
+            .join(format!("{}.sbatch", study.name)),
+    };
+    std::fs::create_dir_all(&array.log_dir)
+        .with_context(|| format!("{}", array.log_dir.display()))?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
+    }
+    lenet::files::write_output(&out, array.script().as_bytes(), true)?;
+    println!(
+        "wrote {} ({} array tasks); submit it, and the merge after it, with:",
+        out.display(),
+        array.runs
+    );
+    println!("{}", array.submit_command(&absolute(&out)?));
+    Ok(())
+}
+
 fn photos(args: &PhotosArgs) -> Result<()> {
     let data = args.data.load().context("loading MNIST")?;
     let (digits, first_seed) = match args.split {
@@ -117,6 +210,11 @@ struct RunArgs {
     work_dir: PathBuf,
     #[command(flatten)]
     tensorboard: TensorBoardArg,
+    /// Run only shard I of N of each study's runs (e.g. 0/4; the same split on every machine);
+    /// without it, a Slurm array task's or a Kubernetes Indexed Job's index and count when set.
+    /// A shard saves its runs; `experiments report` merges them once all have finished.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    shard: Option<Shard>,
 }
 
 #[derive(Args, Debug)]
@@ -171,21 +269,72 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         interrupter,
         git_revision,
     };
+    let shard = match args.shard {
+        Some(shard) => shard,
+        None => Shard::from_env(|name| std::env::var(name).ok())?.unwrap_or(Shard::ALL),
+    };
     for study in &studies {
         let start = Instant::now();
         println!("{}: {}", study.name, study.title);
-        runner
-            .run(study)
+        let result = runner
+            .run(study, shard)
             .with_context(|| format!("study {}", study.name))?;
-        println!(
-            "{}: done in {:.0} s -> {}",
-            study.name,
-            start.elapsed().as_secs_f64(),
-            paths.results.join(&study.name).display()
-        );
-        write_report(paths)?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let dir = paths.results.join(&study.name);
+        match result {
+            Some(_) => {
+                println!(
+                    "{}: done in {elapsed:.0} s -> {}",
+                    study.name,
+                    dir.display()
+                );
+                write_report(paths)?;
+            }
+            None => println!(
+                "{}: shard {}/{} done in {elapsed:.0} s -> {}; `experiments report` merges the \
+                 shards once all have finished",
+                study.name,
+                shard.index,
+                shard.count,
+                dir.display()
+            ),
+        }
     }
     Ok(())
+}
+
+/// Merges the finished runs of sharded curve studies, then writes the report.
+fn merge_and_report(paths: &Paths) -> Result<()> {
+    for path in study::definitions_in(&paths.definitions)? {
+        let study = Study::load(&path)?;
+        let runs = paths
+            .results
+            .join(&study.name)
+            .join(experiments::results::RUNS_DIR);
+        let saved = std::fs::read_dir(&runs).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+        });
+        if !saved {
+            continue;
+        }
+        match merge(&study, &paths.results)? {
+            Merged::Complete(result) => println!(
+                "{}: merged {} runs",
+                study.name,
+                result.lines.iter().map(|l| l.runs.len()).sum::<usize>()
+            ),
+            Merged::Missing(missing) => println!(
+                "{}: {} of {} runs not finished: {}",
+                study.name,
+                missing.len(),
+                shard::run_names(&study).len(),
+                missing.join(", ")
+            ),
+        }
+    }
+    write_report(paths)
 }
 
 fn write_report(paths: &Paths) -> Result<()> {
@@ -228,8 +377,9 @@ fn main() -> ExitCode {
         Command::All(args) => study::definitions_in(&cli.paths.definitions)
             .map_err(anyhow::Error::from)
             .and_then(|all| run(args, &all, &cli.paths)),
-        Command::Report => write_report(&cli.paths),
+        Command::Report => merge_and_report(&cli.paths),
         Command::Photos(args) => photos(args),
+        Command::Slurm(args) => slurm(args, &cli.paths),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
-//! Runs a study: every variant × seed (curve studies) or classifier × protocol × seed (table
-//! studies), with a progress bar, writing per-run CSVs, `summary.csv`, the figure and
-//! `result.json` into `<results>/<study name>/`.
+//! Runs a study, or a shard of it ([`crate::shard`]): every variant × seed (curve studies),
+//! each finished run saved at once, or classifier × protocol × seed (table studies), with a
+//! progress bar, writing per-run CSVs, then `summary.csv`, the figure and `result.json` into
+//! `<results>/<study name>/` ([`merge`] assembles a curve study from its saved runs).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::provenance::Provenance;
 use crate::results::{
     self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow, slug,
 };
+use crate::shard::{self, FinishedRun, Shard, run_name};
 use crate::study::{
     Classifier, Curve, CurveStudy, Method, Protocol, Study, StudyKind, TableStudy, Variant,
     training_config,
@@ -52,19 +54,37 @@ pub struct StudyRunner {
 }
 
 impl StudyRunner {
-    /// Runs `study` and saves everything it measured; returns the result.
-    pub fn run(&self, study: &Study) -> Result<StudyResult> {
+    /// Runs `shard`'s part of `study`, skipping runs that finished before with the same
+    /// configuration. With every run ([`Shard::ALL`]) it then saves the study's result and
+    /// returns it; a shard leaves that to `experiments report` (see [`crate::shard`]).
+    pub fn run(&self, study: &Study, shard: Shard) -> Result<Option<StudyResult>> {
         let dir = self.results_dir.join(&study.name);
         let runs = dir.join(RUNS_DIR);
         std::fs::create_dir_all(&runs).map_err(|e| ExperimentError::io(&runs, e))?;
-        let start = Instant::now();
-        let mut result = match &study.kind {
-            StudyKind::Curves(curves) => self.run_curves(study, curves)?,
-            StudyKind::Table(table) => self.run_table(study, table)?,
-        };
-        result.provenance.wall_seconds = start.elapsed().as_secs_f64();
-        result.save(&dir)?;
-        Ok(result)
+        match &study.kind {
+            StudyKind::Curves(curves) => {
+                self.run_curves(study, curves, shard)?;
+                if shard.count > 1 {
+                    return Ok(None);
+                }
+                match merge(study, &self.results_dir)? {
+                    Merged::Complete(result) => Ok(Some(*result)),
+                    Merged::Missing(missing) => Err(ExperimentError::Interrupted(format!(
+                        "{}: runs missing after the run: {}",
+                        study.name,
+                        missing.join(", ")
+                    ))),
+                }
+            }
+            StudyKind::Table(table) if shard.owns(0) => {
+                let start = Instant::now();
+                let mut result = self.run_table(study, table)?;
+                result.provenance.wall_seconds = start.elapsed().as_secs_f64();
+                result.save(&dir)?;
+                Ok(Some(result))
+            }
+            StudyKind::Table(_) => Ok(None),
+        }
     }
 
     fn bar(&self, total: usize, unit: &str) -> ProgressBar {
@@ -127,84 +147,87 @@ impl StudyRunner {
         Ok(outcome)
     }
 
-    /// A figure: every variant's runs, the summary, the plot.
-    fn run_curves(&self, study: &Study, curves: &CurveStudy) -> Result<StudyResult> {
-        let mut epochs = 0;
-        for variant in &curves.variants {
-            for &seed in curves.seeds_of(variant) {
-                epochs += curves.variant_config(variant, seed)?.epochs;
-            }
-        }
-        let bar = self.bar(epochs, "epochs");
-        let lines = curves
+    /// A figure's runs that are `shard`'s and not finished yet, each saved as it ends.
+    fn run_curves(&self, study: &Study, curves: &CurveStudy, shard: Shard) -> Result<()> {
+        let dir = self.results_dir.join(&study.name);
+        let mut todo = Vec::new();
+        let pairs = curves
             .variants
             .iter()
-            .map(|variant| self.run_variant(study, curves, variant, &bar))
-            .collect::<Result<Vec<Line>>>()?;
+            .flat_map(|v| curves.seeds_of(v).iter().map(move |&seed| (v, seed)));
+        for (i, (variant, seed)) in pairs.enumerate() {
+            let config = curves.variant_config(variant, seed)?;
+            let name = run_name(&variant.label, seed);
+            let json = serde_json::to_value(&config).expect("a configuration serialises");
+            if shard.owns(i) && FinishedRun::load_if_current(&dir, &name, &json).is_none() {
+                todo.push((variant, seed, config, name, json));
+            }
+        }
+        let bar = self.bar(todo.iter().map(|t| t.2.epochs).sum(), "epochs");
+        for (variant, seed, config, name, json) in todo {
+            bar.set_message(format!("{} (seed {seed})", variant.label));
+            let run = self.run_curve(study, curves, variant, seed, &config, &name, json, &bar)?;
+            run.save(&dir, &name)?;
+        }
         bar.finish_and_clear();
-
-        let dir = self.results_dir.join(&study.name);
-        write_curve_summary(&dir, &lines)?;
-        draw_curves(&dir, study, curves, &lines)?;
-        Ok(StudyResult {
-            lines,
-            figure: Some(study.name.clone()),
-            ..self.result(study)
-        })
+        Ok(())
     }
 
-    /// One line of a figure: the variant trained once per seed, each run's CSV written, the
-    /// curve's band over seeds.
-    fn run_variant(
+    /// One run of a figure: trained, its CSVs written, what the figure needs of it returned.
+    #[allow(clippy::too_many_arguments)]
+    fn run_curve(
         &self,
         study: &Study,
         curves: &CurveStudy,
         variant: &Variant,
+        seed: u64,
+        config: &TrainingConfig,
+        name: &str,
+        json: serde_json::Value,
         bar: &ProgressBar,
-    ) -> Result<Line> {
+    ) -> Result<FinishedRun> {
         let dir = self.results_dir.join(&study.name);
-        let mut runs = Vec::new();
-        let mut values = Vec::new();
-        let mut xs = Vec::new();
-        for &seed in curves.seeds_of(variant) {
-            let config = curves.variant_config(variant, seed)?;
-            bar.set_message(format!("{} (seed {seed})", variant.label));
-            let name = format!("{}-seed{seed}", slug(&variant.label));
-            let start = Instant::now();
-            let outcome = self.train(&config, &study.name, &name, bar)?;
-            let csv = format!("{RUNS_DIR}/{name}.csv");
-            results::write_csv(&dir.join(&csv), &outcome.epochs)?;
-            match curves.curve {
-                Curve::TestError => {
-                    xs = outcome.epochs.iter().map(|e| e.epoch as f64).collect();
-                    values.push(outcome.epochs.iter().map(|e| e.test_error).collect());
-                }
-                Curve::TrainMse => {
-                    let batches = format!("{RUNS_DIR}/{name}-batches.csv");
-                    results::write_csv(&dir.join(batches), &outcome.batches)?;
-                    xs = outcome
+        let start = Instant::now();
+        let outcome = self.train(config, &study.name, name, bar)?;
+        let csv = format!("{RUNS_DIR}/{name}.csv");
+        results::write_csv(&dir.join(&csv), &outcome.epochs)?;
+        let (xs, values) = match curves.curve {
+            Curve::TestError => (
+                outcome.epochs.iter().map(|e| e.epoch as f64).collect(),
+                outcome.epochs.iter().map(|e| e.test_error).collect(),
+            ),
+            Curve::TrainMse => {
+                let batches = format!("{RUNS_DIR}/{name}-batches.csv");
+                results::write_csv(&dir.join(batches), &outcome.batches)?;
+                let losses: Vec<f64> = outcome.batches.iter().map(|b| b.loss).collect();
+                (
+                    outcome
                         .batches
                         .iter()
                         .map(|b| b.samples_seen as f64)
-                        .collect();
-                    let losses: Vec<f64> = outcome.batches.iter().map(|b| b.loss).collect();
-                    values.push(results::smoothed(&losses));
-                }
+                        .collect(),
+                    results::smoothed(&losses),
+                )
             }
-            runs.push(RunSummary {
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        Ok(FinishedRun {
+            variant: variant.label.clone(),
+            config: json,
+            summary: RunSummary {
                 seed,
                 final_test_error: outcome.test.error_rate(),
                 final_train_loss: outcome.epochs.last().map_or(f64::NAN, |e| e.train_loss),
-                seconds: start.elapsed().as_secs_f64(),
+                seconds,
                 epoch_seconds: outcome.epochs.iter().map(|e| e.seconds).collect(),
                 csv,
-            });
-        }
-        Ok(Line {
-            label: variant.label.clone(),
-            settings: variant.set.clone(),
-            runs,
-            points: results::thinned(results::bands(&xs, &values), MAX_POINTS),
+            },
+            xs,
+            values,
+            provenance: Provenance {
+                wall_seconds: seconds,
+                ..self.result(study).provenance
+            },
         })
     }
 
@@ -417,6 +440,51 @@ impl BaselineInputs {
         let neighbours = self.neighbours[i]
             .get_or_insert_with(|| Neighbours::search(train, test, self.k_max[i]));
         Ok((train, test, neighbours))
+    }
+}
+
+/// What [`merge`] found of a study's runs.
+pub enum Merged {
+    /// Every run had finished: the result, its summary and figure are saved.
+    Complete(Box<StudyResult>),
+    /// These runs have not finished (nothing was written).
+    Missing(Vec<String>),
+}
+
+/// A curve study's result assembled from its finished runs in `<results_dir>/<name>/`
+/// ([`crate::shard::assemble`]) and saved with its `summary.csv` and figure, when every run has
+/// finished.
+pub fn merge(study: &Study, results_dir: &std::path::Path) -> Result<Merged> {
+    let Some(curves) = study.curves() else {
+        return Ok(Merged::Missing(Vec::new()));
+    };
+    let dir = results_dir.join(&study.name);
+    let base = StudyResult {
+        name: study.name.clone(),
+        title: study.title.clone(),
+        claim: study.claim.clone(),
+        discussion: study.discussion.clone(),
+        curve: Some(curves.curve),
+        levels: curves.levels.clone(),
+        provenance: Provenance {
+            git_revision: String::new(),
+            machine: String::new(),
+            backend: String::new(),
+            wall_seconds: 0.0,
+        },
+        lines: Vec::new(),
+        table: Vec::new(),
+        figure: None,
+        validation: study.on_validation(),
+    };
+    match shard::assemble(curves, &dir, base, MAX_POINTS)? {
+        Ok(result) => {
+            write_curve_summary(&dir, &result.lines)?;
+            draw_curves(&dir, study, curves, &result.lines)?;
+            result.save(&dir)?;
+            Ok(Merged::Complete(Box::new(result)))
+        }
+        Err(missing) => Ok(Merged::Missing(missing)),
     }
 }
 

@@ -317,6 +317,125 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
     }
 }
 
+/// `experiments` with `args` from `root`; its stdout.
+fn experiments_in(root: &Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_experiments"))
+        .current_dir(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn shards_split_a_study_and_the_report_merges_them_into_the_unsharded_numbers() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("defs")).unwrap();
+    std::fs::write(root.path().join("defs/a_curves.toml"), CURVES).unwrap();
+    let mnist = mnist_dir();
+    let run = |results: &str, shard: Option<&str>| {
+        let mut args = vec![
+            "--definitions",
+            "defs",
+            "--results",
+            results,
+            "--report",
+            "REPORT.md",
+            "run",
+            "defs/a_curves.toml",
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--work-dir",
+            "work",
+        ];
+        if let Some(shard) = shard {
+            args.extend(["--shard", shard]);
+        }
+        experiments_in(root.path(), &args)
+    };
+    let report = |results: &str| {
+        experiments_in(
+            root.path(),
+            &[
+                "--definitions",
+                "defs",
+                "--results",
+                results,
+                "--report",
+                "REPORT.md",
+                "report",
+            ],
+        )
+    };
+    let runs = |results: &str| -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(root.path().join(results).join("mini_batch/runs"))
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+        names.sort();
+        names
+    };
+    // Shard 0 of 2: runs 0 and 2 of the three (batch 20 seed 7, batch 50 seed 8), nothing of
+    // the study's own files; the report names the run not finished.
+    run("sharded", Some("0/2"));
+    assert_eq!(
+        runs("sharded"),
+        [
+            "batch-20-seed7.csv",
+            "batch-20-seed7.json",
+            "batch-50-seed8.csv",
+            "batch-50-seed8.json"
+        ]
+    );
+    let dir = root.path().join("sharded/mini_batch");
+    assert!(!dir.join("result.json").exists() && !dir.join("summary.csv").exists());
+    let partial = report("sharded");
+    assert!(
+        partial.contains("mini_batch: 1 of 3 runs not finished: batch-50-seed7"),
+        "{partial}"
+    );
+    // Run again, shard 0 finds its runs finished and leaves them.
+    let before = std::fs::metadata(dir.join("runs/batch-20-seed7.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    run("sharded", Some("0/2"));
+    let after = std::fs::metadata(dir.join("runs/batch-20-seed7.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "a finished run was run again");
+    // Shard 1, then the merge: the unsharded run's numbers.
+    run("sharded", Some("1/2"));
+    assert!(report("sharded").contains("mini_batch: merged 3 runs"));
+    run("whole", None);
+    let (sharded, whole) = (
+        StudyResult::load(&dir).unwrap(),
+        StudyResult::load(&root.path().join("whole/mini_batch")).unwrap(),
+    );
+    for (s, w) in sharded.lines.iter().zip(&whole.lines) {
+        assert_eq!(s.points, w.points, "{}", s.label);
+        let finals = |l: &experiments::results::Line| -> Vec<(u64, f64, f64)> {
+            l.runs
+                .iter()
+                .map(|r| (r.seed, r.final_test_error, r.final_train_loss))
+                .collect()
+        };
+        assert_eq!(finals(s), finals(w));
+    }
+    assert_eq!(runs("sharded"), runs("whole"));
+}
+
 #[test]
 #[ignore = "system tier: needs Python with tensorboard; .ci/run installs it and runs it"]
 fn a_studys_runs_read_in_tensorboard_as_their_csvs_with_their_settings() {
