@@ -43,6 +43,14 @@ enum Command {
     Photos(PhotosArgs),
 }
 
+/// `--work-dir`, where the network runs go.
+#[derive(Args, Debug)]
+struct WorkDirArg {
+    /// Folder for the network runs' checkpoints, logs and TensorBoard event files (not results).
+    #[arg(long, default_value = "runs/experiments", value_name = "DIR")]
+    work_dir: PathBuf,
+}
+
 #[derive(Args, Debug)]
 struct SlurmArgs {
     /// The study definition (TOML).
@@ -52,9 +60,8 @@ struct SlurmArgs {
     data: DataArg,
     #[command(flatten)]
     backend: BackendArg,
-    /// Folder for the network runs' checkpoints, logs and TensorBoard event files.
-    #[arg(long, default_value = "runs/experiments", value_name = "DIR")]
-    work_dir: PathBuf,
+    #[command(flatten)]
+    work: WorkDirArg,
     /// Slurm partition (default: the cluster's).
     #[arg(long)]
     partition: Option<String>,
@@ -132,7 +139,7 @@ fn slurm(args: &SlurmArgs, paths: &Paths) -> Result<()> {
     ];
     run_args.extend([
         "--work-dir".into(),
-        text(&args.work_dir)?,
+        text(&args.work.work_dir)?,
         "--backend".into(),
         args.backend.backend.to_string(),
     ]);
@@ -143,7 +150,7 @@ fn slurm(args: &SlurmArgs, paths: &Paths) -> Result<()> {
         folder: absolute(std::path::Path::new("."))?,
         run_args,
         report_args: folders,
-        log_dir: absolute(&args.work_dir.join("slurm"))?,
+        log_dir: absolute(&args.work.work_dir.join("slurm"))?,
         partition: args.partition.clone(),
         time: args.time.clone(),
         cpus: usize::from(args.cpus),
@@ -152,6 +159,7 @@ fn slurm(args: &SlurmArgs, paths: &Paths) -> Result<()> {
     let out = match &args.out {
         Some(out) => out.clone(),
         None => args
+            .work
             .work_dir
             .join("slurm")
             .join(format!("{}.sbatch", study.name)),
@@ -205,9 +213,8 @@ struct RunArgs {
     data: DataArg,
     #[command(flatten)]
     backend: BackendArg,
-    /// Folder for the network runs' checkpoints, logs and TensorBoard event files (not results).
-    #[arg(long, default_value = "runs/experiments", value_name = "DIR")]
-    work_dir: PathBuf,
+    #[command(flatten)]
+    work: WorkDirArg,
     #[command(flatten)]
     tensorboard: TensorBoardArg,
     /// Run only shard I of N of each study's runs (e.g. 0/4; the same split on every machine);
@@ -263,7 +270,7 @@ fn run(args: &RunArgs, studies: &[PathBuf], paths: &Paths) -> Result<()> {
         data,
         backend: args.backend.backend,
         results_dir: paths.results.clone(),
-        work_dir: args.work_dir.clone(),
+        work_dir: args.work.work_dir.clone(),
         progress: true,
         tensorboard: args.tensorboard.enabled(),
         interrupter,
