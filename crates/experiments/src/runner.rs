@@ -22,7 +22,7 @@ use crate::provenance::Provenance;
 use crate::results::{
     self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow, slug,
 };
-use crate::shard::{self, FinishedRun, Shard, run_name};
+use crate::shard::{self, FinishedRun, Shard};
 use crate::study::{
     Classifier, Curve, CurveStudy, Method, Protocol, Study, StudyKind, TableStudy, Variant,
     training_config,
@@ -103,25 +103,13 @@ impl StudyRunner {
         bar
     }
 
-    /// What a study's result records about how it ran, without the time.
-    fn result(&self, study: &Study) -> StudyResult {
-        StudyResult {
-            name: study.name.clone(),
-            title: study.title.clone(),
-            claim: study.claim.clone(),
-            discussion: study.discussion.clone(),
-            curve: study.curves().map(|c| c.curve),
-            levels: study.curves().map_or_else(Vec::new, |c| c.levels.clone()),
-            provenance: Provenance {
-                git_revision: self.git_revision.clone(),
-                machine: lenet::machine::describe(),
-                backend: self.backend.to_string(),
-                wall_seconds: 0.0,
-            },
-            lines: Vec::new(),
-            table: Vec::new(),
-            figure: None,
-            validation: study.on_validation(),
+    /// Where and from what this process runs, without the time.
+    fn provenance(&self) -> Provenance {
+        Provenance {
+            git_revision: self.git_revision.clone(),
+            machine: lenet::machine::describe(),
+            backend: self.backend.to_string(),
+            wall_seconds: 0.0,
         }
     }
 
@@ -151,13 +139,8 @@ impl StudyRunner {
     fn run_curves(&self, study: &Study, curves: &CurveStudy, shard: Shard) -> Result<()> {
         let dir = self.results_dir.join(&study.name);
         let mut todo = Vec::new();
-        let pairs = curves
-            .variants
-            .iter()
-            .flat_map(|v| curves.seeds_of(v).iter().map(move |&seed| (v, seed)));
-        for (i, (variant, seed)) in pairs.enumerate() {
+        for (i, (variant, seed, name)) in shard::curve_runs(curves).enumerate() {
             let config = curves.variant_config(variant, seed)?;
-            let name = run_name(&variant.label, seed);
             let json = serde_json::to_value(&config).expect("a configuration serialises");
             if shard.owns(i) && FinishedRun::load_if_current(&dir, &name, &json).is_none() {
                 todo.push((variant, seed, config, name, json));
@@ -226,7 +209,7 @@ impl StudyRunner {
             values,
             provenance: Provenance {
                 wall_seconds: seconds,
-                ..self.result(study).provenance
+                ..self.provenance()
             },
         })
     }
@@ -257,7 +240,7 @@ impl StudyRunner {
         write_table_summary(&self.results_dir.join(&study.name), &rows)?;
         Ok(StudyResult {
             table: rows,
-            ..self.result(study)
+            ..study_result(study, self.provenance())
         })
     }
 
@@ -443,6 +426,23 @@ impl BaselineInputs {
     }
 }
 
+/// A study's result as its definition describes it, with no lines or rows yet.
+fn study_result(study: &Study, provenance: Provenance) -> StudyResult {
+    StudyResult {
+        name: study.name.clone(),
+        title: study.title.clone(),
+        claim: study.claim.clone(),
+        discussion: study.discussion.clone(),
+        curve: study.curves().map(|c| c.curve),
+        levels: study.curves().map_or_else(Vec::new, |c| c.levels.clone()),
+        provenance,
+        lines: Vec::new(),
+        table: Vec::new(),
+        figure: None,
+        validation: study.on_validation(),
+    }
+}
+
 /// What [`merge`] found of a study's runs.
 pub enum Merged {
     /// Every run had finished: the result, its summary and figure are saved.
@@ -459,24 +459,8 @@ pub fn merge(study: &Study, results_dir: &std::path::Path) -> Result<Merged> {
         return Ok(Merged::Missing(Vec::new()));
     };
     let dir = results_dir.join(&study.name);
-    let base = StudyResult {
-        name: study.name.clone(),
-        title: study.title.clone(),
-        claim: study.claim.clone(),
-        discussion: study.discussion.clone(),
-        curve: Some(curves.curve),
-        levels: curves.levels.clone(),
-        provenance: Provenance {
-            git_revision: String::new(),
-            machine: String::new(),
-            backend: String::new(),
-            wall_seconds: 0.0,
-        },
-        lines: Vec::new(),
-        table: Vec::new(),
-        figure: None,
-        validation: study.on_validation(),
-    };
+    // The provenance is the runs' (see shard::assemble).
+    let base = study_result(study, Provenance::default());
     match shard::assemble(curves, &dir, base, MAX_POINTS)? {
         Ok(result) => {
             write_curve_summary(&dir, &result.lines)?;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ExperimentError, Result};
 use crate::provenance::Provenance;
 use crate::results::{self, Line, RUNS_DIR, RunSummary, StudyResult, slug};
-use crate::study::{CurveStudy, Study, StudyKind};
+use crate::study::{CurveStudy, Study, StudyKind, Variant};
 
 /// Which of a study's runs a process does: shard `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,14 +78,21 @@ pub fn run_name(label: &str, seed: u64) -> String {
     format!("{}-seed{seed}", slug(label))
 }
 
-/// The names of a study's runs, in definition order (the order shards are drawn from).
+/// A curve study's runs in definition order (the order shards are drawn from): each variant
+/// with each of its seeds, and the run's name.
+pub fn curve_runs(curves: &CurveStudy) -> impl Iterator<Item = (&Variant, u64, String)> {
+    curves.variants.iter().flat_map(move |variant| {
+        curves
+            .seeds_of(variant)
+            .iter()
+            .map(move |&seed| (variant, seed, run_name(&variant.label, seed)))
+    })
+}
+
+/// The names of a study's runs, in definition order.
 pub fn run_names(study: &Study) -> Vec<String> {
     match &study.kind {
-        StudyKind::Curves(curves) => curves
-            .variants
-            .iter()
-            .flat_map(|v| curves.seeds_of(v).iter().map(|&s| run_name(&v.label, s)))
-            .collect(),
+        StudyKind::Curves(curves) => curve_runs(curves).map(|(_, _, name)| name).collect(),
         StudyKind::Table(_) => vec!["table".into()],
     }
 }

@@ -230,14 +230,8 @@ pub fn train(
     }
     let tensorboard = options
         .tensorboard
-        .then(|| TensorBoard::create(dir, config, data.train.len(), resumed_after))
-        .and_then(|created| {
-            created
-                .map_err(|error| {
-                    eprintln!("warning: {}: no TensorBoard events: {error}", dir.display())
-                })
-                .ok()
-        });
+        .then(|| TensorBoard::open(dir, config, data.train.len(), resumed_after))
+        .flatten();
     if let Some(file) = &tensorboard {
         training = training.with_metric_logger(TensorBoardLogger::new(
             file.clone(),
@@ -289,9 +283,10 @@ pub fn train(
 
     // 4. Outcome.
     let log = log.lock().expect("run log poisoned").clone();
-    let failed = result.error.is_some() || log.divergence.is_some();
-    if let (Some(file), true) = (&tensorboard, failed) {
-        file.end(RunStatus::Failure);
+    if result.error.is_some() || log.divergence.is_some() {
+        tensorboard
+            .iter()
+            .for_each(|file| file.end(RunStatus::Failure));
     }
     if let Some(error) = result.error {
         return Err(LenetError::Training(error));
@@ -312,13 +307,12 @@ pub fn train(
         &errors,
         result.interrupted.is_some(),
     );
-    if let Some(file) = &tensorboard {
-        file.end(if ending.interrupted {
-            RunStatus::Failure
-        } else {
-            RunStatus::Success
-        });
-    }
+    let status = if ending.interrupted {
+        RunStatus::Failure
+    } else {
+        RunStatus::Success
+    };
+    tensorboard.iter().for_each(|file| file.end(status));
     let model = match ending.checkpoint_to_load() {
         Some(best) => {
             let checkpoint = run.checkpoint_file(Kind::Model, best);

@@ -39,6 +39,21 @@ pub struct TensorBoard {
 }
 
 impl TensorBoard {
+    /// [`Self::create`], or `None` after saying why on stderr: the events are never worth
+    /// stopping a run for.
+    pub fn open(
+        dir: &Path,
+        config: &TrainingConfig,
+        train_images: usize,
+        resumed_after: Option<usize>,
+    ) -> Option<Self> {
+        Self::create(dir, config, train_images, resumed_after)
+            .map_err(|error| {
+                eprintln!("warning: {}: no TensorBoard events: {error}", dir.display())
+            })
+            .ok()
+    }
+
     /// A new event file in the run folder `dir` for a run of `config` (resumed after
     /// `resumed_after` epochs of `train_images` images), its settings already written.
     pub fn create(
