@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The pen's distortions (--thickness, --blur) chosen on validation data only: each setting trains
+# The pen's distortions (--thickness, --blur) and the resolution (--resolution) chosen on
+# validation data only: each setting trains
 # the recipe with the last 10 000 training images held out (--holdout 10000), then is measured on
 # that held-out split (MNIST validation error, evaluation.json) and on 2000 of the same held-out
 # digits as simulated phone photos and in optdigits' 8x8 form (`experiments photos --split
@@ -9,7 +10,8 @@
 #
 # Usage: experiments/beyond_mnist/search.sh [OUT]   (from the repository's root, after
 #   cargo build --release --bin trainer --bin experiments)
-# Settings: EPOCHS (30), SEED (1), SETTINGS ("THICKNESS:BLUR ..."), DATA (../shared/data/mnist).
+# Settings: EPOCHS (30), SEED (1), SETTINGS ("THICKNESS:BLUR[:RESOLUTION] ..."; no resolution:
+# full resolution only), DATA (../shared/data/mnist).
 set -euo pipefail
 out=${1:-runs/pen-search}
 data=${DATA:-../shared/data/mnist}
@@ -28,16 +30,20 @@ error() {
         python3 -c "import json,sys; print(round(json.load(sys.stdin)['error_percent'], 2))"
 }
 for setting in ${SETTINGS:-0:0 0.5:0 1:0 0:1 0.5:1 1:1}; do
-    thickness=${setting%:*} blur=${setting#*:}
+    IFS=: read -r thickness blur resolution <<< "$setting"
+    resolution=${resolution:-0}
     run="$out/thickness-$thickness-blur-$blur-seed-$seed"
+    [ "$resolution" = 0 ] || run="$out/thickness-$thickness-blur-$blur-resolution-$resolution-seed-$seed"
     if [ ! -f "$run/evaluation.json" ]; then
         "$target/trainer" --data-dir "$data" --holdout 10000 --epochs "$epochs" --batch-size 10 \
             --deskew --init logistic --augment affine --schedule tail --decay-epochs 10 \
-            --seed "$seed" --thickness "$thickness" --blur "$blur" --artifact-dir "$run" --overwrite \
+            --seed "$seed" --thickness "$thickness" --blur "$blur" --resolution "$resolution" \
+            --artifact-dir "$run" --overwrite \
             > "$run.log" 2>&1
     fi
     validation=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['test_error'])" \
         "$run/evaluation.json")
-    echo "thickness $thickness blur $blur seed $seed: MNIST validation $validation %," \
+    echo "thickness $thickness blur $blur resolution $resolution seed $seed:" \
+        "MNIST validation $validation %," \
         "photos $(error paper "$run") %, cells $(error cells "$run") %" | tee -a "$out/results.txt"
 done

@@ -97,6 +97,12 @@ crate::settings! {
         #[arg(long, value_name = "PIXELS")]
         value blur: f64 = augment::BLUR,
             valid(|v: &f64| (0.0..=3.0).contains(v), "a number of pixels in 0..=3");
+        /// Lowest resolution of the training images: each digit is seen at a random number of
+        /// pixels between this and 20 across MNIST's 20-pixel box (scaled down, then back up as
+        /// predict scales up a small digit), with any --augment (0: full resolution only).
+        #[arg(long, value_name = "PIXELS")]
+        value resolution: f64 = augment::RESOLUTION,
+            valid(|v: &f64| *v == 0.0 || (4.0..=20.0).contains(v), "0 or a number of pixels in 4..=20");
         /// How the initial weights are drawn.
         #[arg(long, value_enum)]
         value init: Init = Init::Toolbox;
@@ -204,6 +210,7 @@ impl TrainingConfig {
             elastic_alpha: self.elastic_alpha,
             thickness: self.thickness,
             blur: self.blur,
+            resolution: self.resolution,
         }
     }
 
@@ -390,7 +397,7 @@ mod tests {
     #[test]
     fn every_setting_of_the_one_list_is_a_flag_a_config_json_field_and_a_table_key() {
         let names = TrainingOverrides::names();
-        assert_eq!(names.len(), 29, "{names:?}");
+        assert_eq!(names.len(), 30, "{names:?}");
         let defaults = settings::by_name(&TrainingConfig::default());
         let command = TrainingOverrides::augment_args(clap::Command::new("trainer"));
         for name in &names {

@@ -12,7 +12,11 @@
 //!   thinned by up to ±`thickness` pixels (grey-level dilation or erosion by a 3x3 cross,
 //!   whole steps then a blend for the fraction), then blurred by a Gaussian of σ up to `blur`
 //!   pixels and stretched back so the brightest ink is 255 (a photo's cleaning stretches its
-//!   ink too): other pens, other scanners and phone cameras than MNIST's.
+//!   ink too): other pens, other scanners and phone cameras than MNIST's;
+//! - the resolution, whatever `augment` says, when `resolution` is above 0: the digit seen as
+//!   a small scan or a far-away photo sees it, its 20-pixel box scaled down (area-averaged) to
+//!   a random side between `resolution` pixels and 20, then back up by the filter `predict`
+//!   scales a small digit up with ([`super::image`]): digits written small or scanned coarsely.
 //!
 //! The geometric distortions are hand-written because the image crates offer affine warps of
 //! whole images but not per-pixel displacement fields, and both are a few lines of bilinear
@@ -21,6 +25,7 @@
 use std::ops::RangeInclusive;
 
 use image::GrayImage;
+use image::imageops::{self, FilterType};
 use imageproc::filter;
 use imageproc::morphology::{self, Mask};
 use rand::rngs::StdRng;
@@ -43,6 +48,10 @@ pub const ELASTIC_ALPHA: f64 = 34.0;
 pub const THICKNESS: f64 = 0.0;
 /// Default largest blur, the Gaussian's σ in pixels (0: none).
 pub const BLUR: f64 = 0.0;
+/// Default lowest resolution, pixels across MNIST's 20-pixel box (0: full resolution only).
+pub const RESOLUTION: f64 = 0.0;
+/// Side, in pixels, of the box MNIST's digits were scaled into.
+const DIGIT_BOX: f64 = 20.0;
 
 /// Which distortions the training images get.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -60,8 +69,8 @@ pub enum Augment {
 }
 
 /// The distortions of a run: which kinds, and their sizes (the training configuration's
-/// `augment`, `rotation`, `scaling`, `shift`, `elastic_sigma`, `elastic_alpha`, `thickness`
-/// and `blur`).
+/// `augment`, `rotation`, `scaling`, `shift`, `elastic_sigma`, `elastic_alpha`, `thickness`,
+/// `blur` and `resolution`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Distortions {
     /// Which kinds.
@@ -80,6 +89,8 @@ pub struct Distortions {
     pub thickness: f64,
     /// Largest blur σ, pixels (0: none).
     pub blur: f64,
+    /// Lowest resolution, pixels across MNIST's 20-pixel box (0: full resolution only).
+    pub resolution: f64,
 }
 
 impl From<Augment> for Distortions {
@@ -94,6 +105,7 @@ impl From<Augment> for Distortions {
             elastic_alpha: ELASTIC_ALPHA,
             thickness: THICKNESS,
             blur: BLUR,
+            resolution: RESOLUTION,
         }
     }
 }
@@ -101,19 +113,30 @@ impl From<Augment> for Distortions {
 impl Distortions {
     /// Whether these distortions leave every image as it is.
     pub fn is_identity(&self) -> bool {
-        self.augment == Augment::None && self.thickness <= 0.0 && self.blur <= 0.0
+        self.augment == Augment::None
+            && self.thickness <= 0.0
+            && self.blur <= 0.0
+            && self.resolution <= 0.0
     }
 
-    /// The random affine map, elastic field and pen of `seed`, as this run draws them (in that
-    /// order, each only when used: runs without a pen draw what they drew before it existed).
-    fn draw(&self, seed: u64) -> (Option<Affine>, Option<Field>, Option<Pen>) {
+    /// The random affine map, elastic field, pen and resolution of `seed`, as this run draws
+    /// them (in that order, each only when used: runs without a pen or a resolution draw what
+    /// they drew before those existed).
+    fn draw(&self, seed: u64) -> Drawn {
         let mut rng = StdRng::seed_from_u64(seed);
         let affine = matches!(self.augment, Augment::Affine | Augment::Both)
             .then(|| Affine::random(self, &mut rng));
         let field = matches!(self.augment, Augment::Elastic | Augment::Both)
             .then(|| Field::random(self, &mut rng));
         let pen = (self.thickness > 0.0 || self.blur > 0.0).then(|| Pen::random(self, &mut rng));
-        (affine, field, pen)
+        let box_side = (self.resolution > 0.0)
+            .then(|| rng.random_range(self.resolution.min(DIGIT_BOX)..=DIGIT_BOX));
+        Drawn {
+            affine,
+            field,
+            pen,
+            box_side,
+        }
     }
 
     /// `pixels` (28x28 grey levels) distorted with random numbers drawn from `seed`.
@@ -121,15 +144,24 @@ impl Distortions {
         if self.is_identity() {
             return pixels.to_vec();
         }
-        let (affine, field, pen) = self.draw(seed);
+        let Drawn {
+            affine,
+            field,
+            pen,
+            box_side,
+        } = self.draw(seed);
         let moved = if affine.is_none() && field.is_none() {
             pixels.to_vec()
         } else {
             Self::warp(pixels, affine, field)
         };
-        match pen {
+        let drawn = match pen {
             Some(pen) => pen.apply(moved),
             None => moved,
+        };
+        match box_side {
+            Some(side) => at_resolution(drawn, side),
+            None => drawn,
         }
     }
 
@@ -168,6 +200,30 @@ impl Distortions {
         }
         out
     }
+}
+
+/// What one image's distortions drew (`None`: not used by this run).
+struct Drawn {
+    affine: Option<Affine>,
+    field: Option<Field>,
+    pen: Option<Pen>,
+    /// The side, in pixels, MNIST's 20-pixel box is seen at.
+    box_side: Option<f64>,
+}
+
+/// 28x28 grey levels seen at a resolution of `box_side` pixels across MNIST's 20-pixel box:
+/// scaled down by that ratio (the linear filter averages the area a coarse pixel covers) and
+/// back up to 28x28 by the filter `predict` scales a small digit up with.
+fn at_resolution(pixels: Vec<u8>, box_side: f64) -> Vec<u8> {
+    let full = IMAGE_SIZE as u32;
+    let side = ((full as f64 * box_side / DIGIT_BOX).round() as u32).clamp(1, full);
+    if side == full {
+        return pixels;
+    }
+    let image = GrayImage::from_raw(full, full, pixels).expect("28x28 grey levels");
+    let coarse = imageops::resize(&image, side, side, FilterType::Triangle);
+    let scale = full as f32 / side as f32;
+    imageops::resize(&coarse, full, full, super::image::box_filter(scale)).into_raw()
 }
 
 /// A random pen: how much thicker (above 0) or thinner the strokes get, in pixels, and how
@@ -562,7 +618,7 @@ mod tests {
     /// Distortion as plainly as it can be written: every pixel through the field and the
     /// inverse matrix, sampled by [`plain_sample`].
     fn plain_distort(augment: Augment, pixels: &[u8], seed: u64) -> Vec<u8> {
-        let (affine, field, _) = Distortions::from(augment).draw(seed);
+        let Drawn { affine, field, .. } = Distortions::from(augment).draw(seed);
         let centre = 13.5;
         (0..PIXELS)
             .map(|i| {
@@ -683,8 +739,7 @@ mod tests {
         let (mut sum_a, mut sum_aa, mut sum_ab, mut sum_bb, mut sum_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let n = 4000;
         for seed in 0..n {
-            let (_, field, _) = sizes.draw(seed);
-            let field = field.expect("an elastic field");
+            let field = sizes.draw(seed).field.expect("an elastic field");
             let (a, b) = (field.at(centre).0, field.at(centre + 1).0);
             (sum_a, sum_b) = (sum_a + a, sum_b + b);
             (sum_aa, sum_ab, sum_bb) = (sum_aa + a * a, sum_ab + a * b, sum_bb + b * b);
@@ -721,6 +776,7 @@ mod tests {
             elastic_alpha: 0.0,
             thickness: 0.0,
             blur: 0.0,
+            resolution: 0.0,
         };
         for seed in 0..20 {
             assert_eq!(still.distort(&square(), seed), square());
@@ -748,6 +804,10 @@ mod tests {
                 ..still
             },
             Distortions { blur: 1.0, ..still },
+            Distortions {
+                resolution: 8.0,
+                ..still
+            },
         ] {
             assert_ne!(sizes.distort(&square(), 1), square(), "{sizes:?}");
         }
@@ -830,13 +890,82 @@ mod tests {
             affine.distort(&digits[0].pixels, 9),
             with_pen.distort(&digits[0].pixels, 9)
         );
-        let (a, _, _) = affine.draw(9);
-        let (b, _, _) = with_pen.draw(9);
-        let (a, b) = (a.expect("affine"), b.expect("affine"));
+        let a = affine.draw(9).affine.expect("affine");
+        let b = with_pen.draw(9).affine.expect("affine");
         assert_eq!(
             (a.m, a.shift),
             (b.m, b.shift),
             "the pen is drawn after the affine map"
         );
+    }
+
+    #[test]
+    fn a_lower_resolution_blurs_fine_detail_and_keeps_the_digit_in_place() {
+        let data = crate::data::MnistSplits::from_dir(&mnist_dir()).expect("MNIST");
+        let digits = crate::data::all_items(&data.test).expect("the test digits");
+        let coarse = |resolution: f64| Distortions {
+            resolution,
+            ..Distortions::from(Augment::None)
+        };
+        assert!(!coarse(8.0).is_identity());
+        // Full resolution leaves the image as it is.
+        assert_eq!(
+            at_resolution(digits[0].pixels.clone(), 20.0),
+            digits[0].pixels
+        );
+        // How far an image is from its own 2x2-averaged copy: the detail finer than 2 pixels.
+        let detail = |pixels: &[u8]| -> f64 {
+            let s = IMAGE_SIZE;
+            let mut sum = 0.0;
+            for y in 0..s - 1 {
+                for x in 0..s - 1 {
+                    let at = |dx: usize, dy: usize| f64::from(pixels[(y + dy) * s + x + dx]);
+                    let mean = (at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4.0;
+                    sum += (at(0, 0) - mean).abs();
+                }
+            }
+            sum
+        };
+        for item in digits.iter().take(100) {
+            let eight = at_resolution(item.pixels.clone(), 8.0);
+            let fourteen = at_resolution(item.pixels.clone(), 14.0);
+            // Coarser is smoother: less detail at 8 pixels than at 14, and at 14 than at 20.
+            assert!(detail(&eight) < detail(&fourteen), "label {}", item.label);
+            assert!(
+                detail(&fourteen) < detail(&item.pixels),
+                "label {}",
+                item.label
+            );
+            // The digit stays where it was, and still has ink.
+            let (m0, x0, y0) = crate::data::deskew::centre_of_mass(&item.pixels, IMAGE_SIZE);
+            let (m1, x1, y1) = crate::data::deskew::centre_of_mass(&eight, IMAGE_SIZE);
+            assert!(m1 > 0.5 * m0, "ink kept: {m1} of {m0}");
+            assert!(
+                (x0 - x1).abs() < 0.75 && (y0 - y1).abs() < 0.75,
+                "moved by the resolution: ({x0}, {y0}) -> ({x1}, {y1})"
+            );
+        }
+        // Drawn per seed between 8 and 20 pixels: some images come out coarse, some as they were.
+        let sides: Vec<f64> = (0..200)
+            .map(|s| coarse(8.0).draw(s).box_side.expect("a side"))
+            .collect();
+        assert!(sides.iter().all(|s| (8.0..=20.0).contains(s)));
+        assert!(sides.iter().any(|&s| s < 10.0) && sides.iter().any(|&s| s > 18.0));
+        // Runs without a resolution draw their pen as before it existed.
+        let pen = Distortions {
+            thickness: 1.0,
+            blur: 1.0,
+            ..Distortions::from(Augment::Affine)
+        };
+        let both = Distortions {
+            resolution: 8.0,
+            ..pen
+        };
+        for seed in 0..20 {
+            let (p, b) = (pen.draw(seed), both.draw(seed));
+            assert_eq!(p.affine.map(|a| a.m), b.affine.map(|a| a.m));
+            let (p, b) = (p.pen.expect("pen"), b.pen.expect("pen"));
+            assert_eq!((p.thickness, p.blur), (b.thickness, b.blur));
+        }
     }
 }
