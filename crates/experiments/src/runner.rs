@@ -142,7 +142,7 @@ impl StudyRunner {
         for (i, (variant, seed, name)) in shard::curve_runs(curves).enumerate() {
             let config = curves.variant_config(variant, seed)?;
             let json = serde_json::to_value(&config).expect("a configuration serialises");
-            if shard.owns(i) && FinishedRun::load_if_current(&dir, &name, &json).is_none() {
+            if shard.owns(i) && FinishedRun::load_if_current(&dir, &name, &config).is_none() {
                 todo.push((variant, seed, config, name, json));
             }
         }

@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use lenet::TrainingConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
@@ -126,11 +127,14 @@ impl FinishedRun {
         results::write_atomically(&Self::path(dir, name), json.as_bytes())
     }
 
-    /// The saved run `name`, if it finished with the configuration `config`.
-    pub fn load_if_current(dir: &Path, name: &str, config: &serde_json::Value) -> Option<Self> {
+    /// The saved run `name`, if it finished with the configuration `config`. A setting added
+    /// since it was saved counts at its default (a new setting's default changes nothing), so
+    /// a study resumed across an upgrade keeps the runs it finished.
+    pub fn load_if_current(dir: &Path, name: &str, config: &TrainingConfig) -> Option<Self> {
         let text = std::fs::read_to_string(Self::path(dir, name)).ok()?;
         let run: Self = serde_json::from_str(&text).ok()?;
-        (run.config == *config).then_some(run)
+        let saved: TrainingConfig = serde_json::from_value(run.config.clone()).ok()?;
+        (saved == *config).then_some(run)
     }
 }
 
@@ -149,8 +153,7 @@ pub fn assemble(
         let (mut runs, mut values, mut xs) = (Vec::new(), Vec::new(), Vec::new());
         for &seed in curves.seeds_of(variant) {
             let name = run_name(&variant.label, seed);
-            let config = serde_json::to_value(curves.variant_config(variant, seed)?)
-                .expect("a configuration serialises");
+            let config = curves.variant_config(variant, seed)?;
             match FinishedRun::load_if_current(dir, &name, &config) {
                 Some(run) => {
                     xs = run.xs;

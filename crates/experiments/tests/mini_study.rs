@@ -404,7 +404,17 @@ fn shards_split_a_study_and_the_report_merges_them_into_the_unsharded_numbers() 
         partial.contains("mini_batch: 1 of 3 runs not finished: batch-50-seed7"),
         "{partial}"
     );
-    // Run again, shard 0 finds its runs finished and leaves them.
+    // Run again, shard 0 finds its runs finished and leaves them, also one saved before a
+    // setting existed (here --resolution, gone from its saved configuration): a new setting's
+    // default changes nothing.
+    let saved = dir.join("runs/batch-20-seed7.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let config = json["config"]
+        .as_object_mut()
+        .expect("a saved configuration");
+    assert!(config.remove("resolution").is_some());
+    std::fs::write(&saved, serde_json::to_string_pretty(&json).unwrap()).unwrap();
     let before = std::fs::metadata(dir.join("runs/batch-20-seed7.json"))
         .unwrap()
         .modified()
