@@ -16,6 +16,7 @@ Needs scikit-learn, numpy and Pillow (`pip install scikit-learn pillow`).
 """
 import argparse
 import pathlib
+import signal
 import sys
 import tempfile
 
@@ -44,4 +45,5 @@ def main():
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends it quietly
     main()

@@ -14,6 +14,7 @@ import argparse
 import collections
 import json
 import pathlib
+import signal
 import subprocess
 
 
@@ -66,4 +67,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # `| head` ends the script quietly, as it ends the trainer.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     main()
