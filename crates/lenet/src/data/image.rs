@@ -294,7 +294,7 @@ const FRINGE: u8 = 2;
 /// 2. estimate the paper's light, uneven lighting included, as a grey-level opening (the
 ///    brightest level under which a disk a quarter of the image's side across fits, smoothed)
 ///    of a coarse copy, so that strokes narrower than the disk are not part of it, and
-///    subtract it ([`paper_light`]); unless the background is already black;
+///    subtract it ([`paper_light`]); unless the image is tiny and its background black;
 /// 3. threshold what is left by Otsu's level (at least [`MIN_CONTRAST`]), label its connected
 ///    parts, and keep the digit's ([`digit_parts`]): not specks, and not lines or the paper's
 ///    edge along the image's border;
@@ -310,13 +310,15 @@ pub fn clean(grey: &GrayImage) -> Option<GrayImage> {
         imageops::invert(&mut ink);
         background = 255 - background;
     }
-    // A black background (the page's canvas, a scan stored as ink counts such as optdigits'
-    // 8x8 cells, white paper scanned flat) has no light to remove, and on a tiny image the
-    // opening would take a wide stroke for light. Chosen on validation cells (`experiments
-    // photos --split validation --kind cells`, 2000, the shipped model): 2.35 % misread with
-    // the light removed whatever the background, 2.15 % without it on black; validation
-    // photos 1.00 % either way.
-    let lifted = if background == 0 {
+    // A tiny image on a black background (a scan stored as ink counts, such as optdigits' 8x8
+    // cells) has no light to remove, and there the opening would take a stroke wider than its
+    // smallest disk for light. Chosen on validation cells (`experiments photos --split
+    // validation --kind cells`, 2000, the shipped model): 2.35 % misread with the light
+    // removed whatever the image, 2.15 % without it on black; validation photos 1.00 % either
+    // way. Larger images keep it: a photo's border can be black (once inverted) around grey
+    // paper, where edges blown out to white frame the sheet.
+    let tiny = ink.width().max(ink.height()) < LIGHT_SIDE;
+    let lifted = if tiny && background == 0 {
         ink.clone()
     } else {
         let light = paper_light(&ink);
