@@ -294,7 +294,8 @@ const FRINGE: u8 = 2;
 /// 2. estimate the paper's light, uneven lighting included, as a grey-level opening (the
 ///    brightest level under which a disk a quarter of the image's side across fits, smoothed)
 ///    of a coarse copy, so that strokes narrower than the disk are not part of it, and
-///    subtract it ([`paper_light`]); unless the image is tiny and its background black;
+///    subtract it ([`paper_light`], which carries the paper's light over edges blown out to
+///    white); unless the image is tiny and its background black;
 /// 3. threshold what is left by Otsu's level (at least [`MIN_CONTRAST`]), label its connected
 ///    parts, and keep the digit's ([`digit_parts`]): not specks, and not lines or the paper's
 ///    edge along the image's border;
@@ -416,12 +417,79 @@ fn paper_light(ink: &GrayImage) -> GrayImage {
         .div_ceil(8)
         .clamp(2, 255);
     let opened = morphology::grayscale_open(&coarse, &Mask::disk(radius as u8));
+    // A tiny image (an 8x8 scan) has no room for a blown-out band beside its strokes.
+    let opened = if w.max(h) >= LIGHT_SIDE {
+        beyond_blown_out_edges(&coarse, opened, radius as u8)
+    } else {
+        opened
+    };
     let smooth = filter::gaussian_blur_f32(&opened, radius as f32 / 2.0);
     if step > 1 {
         imageops::resize(&smooth, w, h, FilterType::Triangle)
     } else {
         smooth
     }
+}
+
+/// Below this level (once inverted) a pixel of the border region is blown out: pure white in
+/// the photo, JPEG's ripple included.
+const BLOWN_OUT: u8 = 4;
+
+/// The light estimate `opened` of `coarse` (both inverted), with the light of the paper carried
+/// over edges blown out to white (a flash, a bright desk: black once inverted, joined to the
+/// image's border) and over the band of `radius` inside them. There the opening holds a step
+/// from the paper's level down to black, and a disk cannot reach the paper's corners; the
+/// smoothing would blur that step into a ring of "ink" around the sheet. Each such pixel takes
+/// the light of the nearest pixel beyond the band (a breadth-first fill: imageproc has no
+/// nearest-value fill). An image with no blown-out border, or nothing beyond the band (a
+/// drawing on black), keeps its estimate as it is.
+fn beyond_blown_out_edges(coarse: &GrayImage, mut opened: GrayImage, radius: u8) -> GrayImage {
+    let (w, h) = coarse.dimensions();
+    let dark = contrast::threshold(coarse, BLOWN_OUT, contrast::ThresholdType::BinaryInverted);
+    let labels = region_labelling::connected_components(&dark, Connectivity::Four, Luma([0]));
+    let mut edge_labels = vec![false; labels.iter().copied().max().unwrap_or(0) as usize + 1];
+    for (x, y, Luma([label])) in labels.enumerate_pixels() {
+        if *label > 0 && (x == 0 || y == 0 || x + 1 == w || y + 1 == h) {
+            edge_labels[*label as usize] = true;
+        }
+    }
+    if !edge_labels.contains(&true) {
+        return opened;
+    }
+    let blown = GrayImage::from_fn(w, h, |x, y| {
+        Luma([if edge_labels[labels.get_pixel(x, y)[0] as usize] {
+            255
+        } else {
+            0
+        }])
+    });
+    let band = morphology::dilate(&blown, Norm::LInf, radius);
+    let mut queue: std::collections::VecDeque<(u32, u32)> = band
+        .enumerate_pixels()
+        .filter(|(_, _, Luma([b]))| *b == 0)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    if queue.is_empty() {
+        return opened;
+    }
+    let mut filled =
+        GrayImage::from_fn(w, h, |x, y| Luma([u8::from(band.get_pixel(x, y)[0] == 0)]));
+    while let Some((x, y)) = queue.pop_front() {
+        let light = *opened.get_pixel(x, y);
+        let (x, y) = (i64::from(x), i64::from(y));
+        for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] {
+            if nx < 0 || ny < 0 || nx >= i64::from(w) || ny >= i64::from(h) {
+                continue;
+            }
+            let (nx, ny) = (nx as u32, ny as u32);
+            if filled.get_pixel(nx, ny)[0] == 0 {
+                filled.put_pixel(nx, ny, Luma([1]));
+                opened.put_pixel(nx, ny, light);
+                queue.push_back((nx, ny));
+            }
+        }
+    }
+    opened
 }
 
 /// One connected part of the thresholded ink: its size in pixels and its bounding box.
