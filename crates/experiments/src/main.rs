@@ -371,6 +371,7 @@ fn write_report(paths: &Paths) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    lenet::atomic::end_quietly_when_stdout_closes();
     let result = match &cli.command {
         Command::Run(args) => {
             if args.studies.is_empty() {

@@ -114,3 +114,34 @@ fn photos_are_labelled_repeatable_and_differ_between_splits() {
         assert!(decoded.width().min(decoded.height()) >= 20);
     }
 }
+
+#[test]
+fn a_closed_output_pipe_ends_the_program_quietly() {
+    // `experiments ... | head -0`: the reader gone before the first line.
+    let out = tempfile::tempdir().unwrap();
+    let mnist = mnist_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_experiments"))
+        .args([
+            "photos",
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--count",
+            "3",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        files(out.path()).len(),
+        3,
+        "the photos are written all the same"
+    );
+}

@@ -51,6 +51,7 @@ impl Model {
 }
 
 fn main() {
+    lenet::atomic::end_quietly_when_stdout_closes(); // `| head` ends it quietly
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: foreign_burn_app MNIST_DIR OUT_DIR";
     let (mnist, out) = (

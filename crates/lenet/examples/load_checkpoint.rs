@@ -15,6 +15,7 @@ use lenet::TrainingConfig;
 use lenet::data::MnistSplits;
 
 fn main() {
+    lenet::atomic::end_quietly_when_stdout_closes(); // `| head` ends it quietly
     let usage = "usage: load_checkpoint ARTIFACT_DIR MNIST_DIR";
     let dir = std::env::args().nth(1).expect(usage);
     let mnist = std::env::args().nth(2).expect(usage);

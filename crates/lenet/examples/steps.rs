@@ -29,6 +29,7 @@ const LEARNING_RATE: f64 = 1.0;
 const SEED: u64 = 42;
 
 fn main() {
+    lenet::atomic::end_quietly_when_stdout_closes(); // `| head` ends it quietly
     let usage = "usage: steps MNIST_DIR OUT_DIR [STEPS] [composed|fused]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mnist = PathBuf::from(args.first().expect(usage));

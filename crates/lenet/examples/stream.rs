@@ -28,6 +28,7 @@ use lenet::train::{self, Progress, RunOptions};
 use lenet::weights::{self, WeightFormat};
 
 fn main() {
+    lenet::atomic::end_quietly_when_stdout_closes(); // `| head` ends it quietly
     let usage = "usage: stream MNIST_DIR OUT_DIR SEED EPOCHS [affine|none] [INIT_FROM]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).expect(usage);

@@ -4,7 +4,8 @@
 
 //!
 //! Every temporary file is registered while it exists, so that a program stopped by a signal
-//! removes them before it exits ([`exit_removing_unfinished`]).
+//! removes them before it exits ([`exit_removing_unfinished`]), and so does a program whose
+//! reader has gone (`| head`, [`end_quietly_when_stdout_closes`]).
 
 use std::fs::File;
 use std::io::Write;
@@ -46,6 +47,28 @@ pub fn exit_removing_unfinished(code: i32) -> ! {
         let _ = std::fs::remove_file(tmp);
     }
     std::process::exit(code)
+}
+
+/// `trainer eval ... | head -1`: Rust ignores SIGPIPE, so once `head` has gone the next
+/// `println!` panics ("failed printing to stdout: Broken pipe"). This hook ends the program
+/// there quietly with status 0, its half-written files removed, as a Unix tool ends (restoring
+/// SIGPIPE's default instead would need `unsafe` and exit with 141). Any other panic goes to
+/// the hook installed before.
+pub fn end_quietly_when_stdout_closes() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        let epipe = message.contains("Broken pipe") || message.contains("os error 32");
+        if message.starts_with("failed printing to stdout") && epipe {
+            exit_removing_unfinished(0);
+        }
+        previous(info);
+    }));
 }
 
 /// Writes `path` through `write(tmp)` on a temporary sibling ([`temporary_sibling`]), flushes

@@ -1,4 +1,5 @@
-//! How the program ends: one line per error, quietly on a closed pipe.
+//! How the program ends: one line per error, quietly on a closed pipe (the hook for `println!`
+//! is `lenet::atomic::end_quietly_when_stdout_closes`, shared with the other programs).
 
 /// Whether `error` is standard output's reader having gone (`| head`).
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -7,28 +8,6 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// `trainer eval ... | head -1`: Rust ignores SIGPIPE, so once `head` has gone the next
-/// `println!` panics ("failed printing to stdout: Broken pipe"). This hook ends the program
-/// there quietly with status 0, its half-written files removed, as a Unix tool ends (restoring
-/// SIGPIPE's default instead would need `unsafe` and exit with 141). Any other panic goes to
-/// the hook installed before.
-pub fn end_quietly_when_stdout_closes() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        let epipe = message.contains("Broken pipe") || message.contains("os error 32");
-        if message.starts_with("failed printing to stdout") && epipe {
-            lenet::atomic::exit_removing_unfinished(0);
-        }
-        previous(info);
-    }));
 }
 
 /// An error and its causes in one line, `a: b: c`, each cause once: some errors (burn-train's

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    exit::end_quietly_when_stdout_closes();
+    lenet::atomic::end_quietly_when_stdout_closes();
     if !matches!(cli.command, Some(Command::Serve(_))) {
         lenet::compute::share_this_thread_with_rayon();
     }
