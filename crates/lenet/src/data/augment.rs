@@ -51,7 +51,7 @@ pub const BLUR: f64 = 0.0;
 /// Default lowest resolution, pixels across MNIST's 20-pixel box (0: full resolution only).
 pub const RESOLUTION: f64 = 0.0;
 /// Side, in pixels, of the box MNIST's digits were scaled into.
-const DIGIT_BOX: f64 = 20.0;
+const DIGIT_BOX: f64 = super::image::DIGIT_BOX as f64;
 
 /// Which distortions the training images get.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

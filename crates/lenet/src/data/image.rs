@@ -32,7 +32,7 @@ pub const MAX_ALLOC: u64 = 128 << 20;
 /// on paper is still far above it, a phone's sensor noise far below.
 pub const MIN_CONTRAST: u8 = 32;
 /// Side of the box the digit is scaled into (MNIST: 20 inside 28).
-const DIGIT_BOX: u32 = 20;
+pub(crate) const DIGIT_BOX: u32 = 20;
 
 fn unreadable(path: &Path, found: String) -> LenetError {
     LenetError::DataFormat {

@@ -25,7 +25,7 @@ use rand::{RngExt, SeedableRng};
 use crate::mnist::IMAGE_SIZE;
 
 /// Side of the box MNIST's digits were scaled into (20 of the 28 pixels).
-const MNIST_BOX: f64 = 20.0;
+const MNIST_BOX: f64 = super::image::DIGIT_BOX as f64;
 
 /// How one simulated photo looks: every choice the generator makes for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
