@@ -338,39 +338,35 @@ fn shards_split_a_study_and_the_report_merges_them_into_the_unsharded_numbers() 
     std::fs::create_dir(root.path().join("defs")).unwrap();
     std::fs::write(root.path().join("defs/a_curves.toml"), CURVES).unwrap();
     let mnist = mnist_dir();
-    let run = |results: &str, shard: Option<&str>| {
-        let mut args = vec![
+    let files = |results: &'static str| {
+        vec![
             "--definitions",
             "defs",
             "--results",
             results,
             "--report",
             "REPORT.md",
+        ]
+    };
+    let run = |results: &'static str, shard: Option<&str>| {
+        let mut args = files(results);
+        args.extend([
             "run",
             "defs/a_curves.toml",
             "--data-dir",
             mnist.to_str().unwrap(),
             "--work-dir",
             "work",
-        ];
+        ]);
         if let Some(shard) = shard {
             args.extend(["--shard", shard]);
         }
         experiments_in(root.path(), &args)
     };
-    let report = |results: &str| {
-        experiments_in(
-            root.path(),
-            &[
-                "--definitions",
-                "defs",
-                "--results",
-                results,
-                "--report",
-                "REPORT.md",
-                "report",
-            ],
-        )
+    let report = |results: &'static str| {
+        let mut args = files(results);
+        args.push("report");
+        experiments_in(root.path(), &args)
     };
     let runs = |results: &str| -> Vec<String> {
         let mut names: Vec<String> =
@@ -415,16 +411,10 @@ fn shards_split_a_study_and_the_report_merges_them_into_the_unsharded_numbers() 
         .expect("a saved configuration");
     assert!(config.remove("resolution").is_some());
     std::fs::write(&saved, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-    let before = std::fs::metadata(dir.join("runs/batch-20-seed7.json"))
-        .unwrap()
-        .modified()
-        .unwrap();
+    let modified = || std::fs::metadata(&saved).unwrap().modified().unwrap();
+    let before = modified();
     run("sharded", Some("0/2"));
-    let after = std::fs::metadata(dir.join("runs/batch-20-seed7.json"))
-        .unwrap()
-        .modified()
-        .unwrap();
-    assert_eq!(before, after, "a finished run was run again");
+    assert_eq!(before, modified(), "a finished run was run again");
     // Shard 1, then the merge: the unsharded run's numbers.
     run("sharded", Some("1/2"));
     assert!(report("sharded").contains("mini_batch: merged 3 runs"));

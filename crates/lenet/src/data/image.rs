@@ -318,8 +318,7 @@ pub fn clean(grey: &GrayImage) -> Option<GrayImage> {
     // removed whatever the image, 2.15 % without it on black; validation photos 1.00 % either
     // way. Larger images keep it: a photo's border can be black (once inverted) around grey
     // paper, where edges blown out to white frame the sheet.
-    let tiny = ink.width().max(ink.height()) < LIGHT_SIDE;
-    let lifted = if tiny && background == 0 {
+    let lifted = if is_tiny(&ink) && background == 0 {
         ink.clone()
     } else {
         let light = paper_light(&ink);
@@ -394,6 +393,12 @@ fn working_copy(grey: &GrayImage) -> GrayImage {
     imageops::resize(grey, fit(w), fit(h), FilterType::Triangle)
 }
 
+/// Whether `image` is smaller than the light estimate's working size ([`LIGHT_SIDE`]), as an
+/// 8x8 scan is: too small to tell the paper's light, or a blown-out edge, from a wide stroke.
+fn is_tiny(image: &GrayImage) -> bool {
+    image.width().max(image.height()) < LIGHT_SIDE
+}
+
 /// The paper's light under light ink on a dark background: a grey-level opening of a coarse
 /// copy (about [`LIGHT_SIDE`] pixels a side) by a disk of an eighth of that side's radius,
 /// smoothed and scaled back up. The opening is exact for light that changes linearly across
@@ -418,10 +423,10 @@ fn paper_light(ink: &GrayImage) -> GrayImage {
         .clamp(2, 255);
     let opened = morphology::grayscale_open(&coarse, &Mask::disk(radius as u8));
     // A tiny image (an 8x8 scan) has no room for a blown-out band beside its strokes.
-    let opened = if w.max(h) >= LIGHT_SIDE {
-        beyond_blown_out_edges(&coarse, opened, radius as u8)
-    } else {
+    let opened = if is_tiny(ink) {
         opened
+    } else {
+        beyond_blown_out_edges(&coarse, opened, radius as u8)
     };
     let smooth = filter::gaussian_blur_f32(&opened, radius as f32 / 2.0);
     if step > 1 {
@@ -463,7 +468,8 @@ fn beyond_blown_out_edges(coarse: &GrayImage, mut opened: GrayImage, radius: u8)
             0
         }])
     });
-    let band = morphology::dilate(&blown, Norm::LInf, radius);
+    // Set: still to fill; the fill starts from every pixel beyond the band.
+    let mut band = morphology::dilate(&blown, Norm::LInf, radius);
     let mut queue: std::collections::VecDeque<(u32, u32)> = band
         .enumerate_pixels()
         .filter(|(_, _, Luma([b]))| *b == 0)
@@ -472,8 +478,6 @@ fn beyond_blown_out_edges(coarse: &GrayImage, mut opened: GrayImage, radius: u8)
     if queue.is_empty() {
         return opened;
     }
-    let mut filled =
-        GrayImage::from_fn(w, h, |x, y| Luma([u8::from(band.get_pixel(x, y)[0] == 0)]));
     while let Some((x, y)) = queue.pop_front() {
         let light = *opened.get_pixel(x, y);
         let (x, y) = (i64::from(x), i64::from(y));
@@ -482,8 +486,8 @@ fn beyond_blown_out_edges(coarse: &GrayImage, mut opened: GrayImage, radius: u8)
                 continue;
             }
             let (nx, ny) = (nx as u32, ny as u32);
-            if filled.get_pixel(nx, ny)[0] == 0 {
-                filled.put_pixel(nx, ny, Luma([1]));
+            if band.get_pixel(nx, ny)[0] != 0 {
+                band.put_pixel(nx, ny, Luma([0]));
                 opened.put_pixel(nx, ny, light);
                 queue.push_back((nx, ny));
             }
