@@ -120,6 +120,31 @@ pub struct Prediction {
     pub outputs: [f32; NUM_CLASSES],
 }
 
+/// An answer whose top output leads the second by less than this is marked unsure. Chosen on
+/// validation photos and 8x8 cells with the shipped model (`experiments/beyond_mnist/README.md`,
+/// "How sure"): it flags most misreads and few right answers.
+pub const UNSURE_MARGIN: f32 = 0.5;
+
+impl Prediction {
+    /// The class with the second largest output (the first of equals).
+    pub fn runner_up(&self) -> usize {
+        let mut rest = self.outputs;
+        rest[self.class] = f32::NEG_INFINITY;
+        argmax(&rest)
+    }
+
+    /// How far the top output leads the second, in `(0, 1)`: how sure the network is.
+    pub fn margin(&self) -> f32 {
+        self.outputs[self.class] - self.outputs[self.runner_up()]
+    }
+
+    /// The two classes the network hesitates between (its answer first), when its margin is
+    /// below [`UNSURE_MARGIN`].
+    pub fn unsure_between(&self) -> Option<[usize; 2]> {
+        (self.margin() < UNSURE_MARGIN).then(|| [self.class, self.runner_up()])
+    }
+}
+
 /// A trained network with the configuration it was trained with, on a device: what `eval`,
 /// `predict` and other programs use, so that preprocessing (deskewing) follows the
 /// configuration everywhere.
@@ -359,6 +384,20 @@ mod tests {
         );
         // ½‖t − y‖² of a right answer: ½(0.1² + 8·0.1²) = 0.05; of a wrong one 0.85.
         assert!((result.mse - (4.0 * 0.05 + 3.0 * 0.85) / 7.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn an_answer_with_a_small_lead_is_unsure_between_the_two_first() {
+        let mut outputs = [0.01; NUM_CLASSES];
+        outputs[4] = 0.60;
+        outputs[9] = 0.45;
+        let hesitant = Prediction { class: 4, outputs };
+        assert_eq!(hesitant.runner_up(), 9);
+        assert!((hesitant.margin() - 0.15).abs() < 1e-6);
+        assert_eq!(hesitant.unsure_between(), Some([4, 9]));
+        outputs[9] = 0.02;
+        let sure = Prediction { class: 4, outputs };
+        assert_eq!(sure.unsure_between(), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `trainer predict`: digit images of any size classified.
+//! `trainer predict`: digit images (up to [`image::MAX_JPEG_PIXELS`] for a JPEG,
+//! [`image::MAX_PIXELS`] for other formats) classified.
 
 use std::path::PathBuf;
 
@@ -39,8 +40,13 @@ pub fn run(args: &PredictArgs) -> Result<Outcome> {
                         .iter()
                         .map(|v| format!("{v:.3}"))
                         .collect();
+                    // "4 (unsure: 4 or 9)" when the top output leads the second by little.
+                    let doubt = prediction
+                        .unsure_between()
+                        .map(|[a, b]| format!(" (unsure: {a} or {b})"))
+                        .unwrap_or_default();
                     println!(
-                        "{}: {}  [{}]",
+                        "{}: {}{doubt}  [{}]",
                         path.display(),
                         prediction.class,
                         outputs.join(", ")

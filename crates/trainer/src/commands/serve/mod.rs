@@ -4,7 +4,8 @@
 //! - `GET /`: the page (plain HTML, CSS and JavaScript, embedded in the binary);
 //! - `POST /api/predict`: an image (PNG, JPEG, ... as the request body) or JSON
 //!   `{"pixels": [784 grey levels, 0-255]}`; answers the class (`null` when the image holds no
-//!   digit), the ten output activations and the 28x28 image the network saw (after `predict`'s
+//!   digit), the ten output activations, how sure it is (`margin`, and `unsure` naming the two
+//!   digits it hesitates between) and the 28x28 image the network saw (after `predict`'s
 //!   cleaning and MNIST-style centring: a photo's paper removed);
 //! - `GET /api/model`: the network, its parameters, its configuration and test error;
 //! - `GET /healthz`: `{"status": "ok"}`.
@@ -294,6 +295,11 @@ struct PredictResponse {
     outputs: [f32; NUM_CLASSES],
     /// The 28x28 grey levels the network saw, row-major.
     image: Vec<u8>,
+    /// How far the top output leads the second (how sure the network is).
+    margin: f32,
+    /// The two digits the network hesitates between, its answer first, when `margin` is below
+    /// [`lenet::eval::UNSURE_MARGIN`]; `null` otherwise (and for a blank image).
+    unsure: Option<[usize; 2]>,
     /// Why `class` is `null`, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
@@ -437,6 +443,8 @@ fn classify(
     Ok(PredictResponse {
         class: (!blank).then_some(prediction.class),
         outputs: prediction.outputs,
+        margin: prediction.margin(),
+        unsure: prediction.unsure_between().filter(|_| !blank),
         image,
         note: blank.then(image::no_digit_reason),
     })
