@@ -17,14 +17,14 @@ rounds=${ROUNDS:-5}
 backends=${BACKENDS:-flex ndarray}
 threads=${THREADS:-$(nproc)}
 source experiments/bench/venv.sh
-cargo build --release --bin trainer
+cargo build --bin trainer
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for round in $(seq "$rounds"); do
     for backend in $backends; do
         echo "round $round/$rounds: ours ($backend)"
-        RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/release/trainer bench --backend "$backend" \
+        RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/debug/trainer bench --backend "$backend" \
             --data-dir "$mnist" --no-sweep --json "$out/ours-$backend-$round.json" >/dev/null
     done
     echo "round $round/$rounds: PyTorch"

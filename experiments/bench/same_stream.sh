@@ -21,7 +21,7 @@ epochs=${EPOCHS:-20}
 stages=${STAGES:-stream own}
 threads=${THREADS:-$(nproc)}
 source experiments/bench/venv.sh
-cargo build --release --example stream
+cargo build --example stream
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -32,7 +32,7 @@ for seed in $seeds; do
         [ "$stage" = own ] && augment=none images=own
         [ "$stage" = init ] && init=own
         echo "seed $seed, stage $stage: ours ($augment)"
-        RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/release/examples/stream "$mnist" "$dir" "$seed" "$epochs" "$augment" \
+        RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/debug/examples/stream "$mnist" "$dir" "$seed" "$epochs" "$augment" \
             | grep -E '^epoch' || true
         echo "seed $seed, stage $stage: PyTorch"
         "$venv/bin/python" experiments/pytorch/same_stream.py "$dir" --threads "$threads" \

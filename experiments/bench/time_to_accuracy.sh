@@ -20,13 +20,13 @@ seeds=${SEEDS:-1 2}
 epochs=${EPOCHS:-60}
 threads=${THREADS:-$(nproc)}
 source experiments/bench/venv.sh
-cargo build --release --bin trainer
+cargo build --bin trainer
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for seed in $seeds; do
     echo "seed $seed: ours"
-    RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/release/trainer --data-dir "$mnist" --epochs "$epochs" \
+    RAYON_NUM_THREADS=$threads "${CARGO_TARGET_DIR:-target}"/debug/trainer --data-dir "$mnist" --epochs "$epochs" \
         --batch-size 10 --lr 1 --deskew --init logistic --augment affine --seed "$seed" \
         --artifact-dir "$out/run-$seed" --overwrite >"$out/ours-$seed.log"
     echo "seed $seed: PyTorch"

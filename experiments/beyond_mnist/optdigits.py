@@ -10,7 +10,7 @@ as it would a photo of the reader's own digit. Prints the error rate, the error 
 most frequent confusions, and a JSON line last (score.py).
 
 Usage: optdigits.py [TRAINER] [--model M]
-  TRAINER: the trainer binary (default target/release/trainer; `cargo build --release --bin
+  TRAINER: the trainer binary (default target/debug/trainer; `cargo build --bin
   trainer` first); M: any model `--model` reads (default: the shipped model).
 Needs scikit-learn, numpy and Pillow (`pip install scikit-learn pillow`).
 """
@@ -30,7 +30,7 @@ import score  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("trainer", nargs="?", default="target/release/trainer")
+    parser.add_argument("trainer", nargs="?", default="target/debug/trainer")
     parser.add_argument("--model")
     args = parser.parse_args()
     digits = load_digits()

@@ -6,7 +6,7 @@ A file's label is the last part of its name after "_" (`00042_7.jpg` is a 7), as
 `experiments photos` and optdigits.py name them.
 
 Usage: score.py DIR [--trainer TRAINER] [--model M]
-  DIR: a folder of labelled images; TRAINER: the trainer binary (default target/release/trainer);
+  DIR: a folder of labelled images; TRAINER: the trainer binary (default target/debug/trainer);
   M: any model `--model` reads (default: the shipped model).
 Standard library only.
 """
@@ -57,7 +57,7 @@ def score(trainer, model, paths, name):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("dir")
-    parser.add_argument("--trainer", default="target/release/trainer")
+    parser.add_argument("--trainer", default="target/debug/trainer")
     parser.add_argument("--model")
     args = parser.parse_args()
     paths = sorted(p for p in pathlib.Path(args.dir).iterdir() if p.is_file())

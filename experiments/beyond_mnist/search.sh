@@ -9,7 +9,7 @@
 # appends to OUT/results.txt) each setting's three error rates.
 #
 # Usage: experiments/beyond_mnist/search.sh [OUT]   (from the repository's root, after
-#   cargo build --release --bin trainer --bin experiments)
+#   cargo build --bin trainer --bin experiments)
 # Settings: EPOCHS (30), SEED (1), SETTINGS ("THICKNESS:BLUR[:RESOLUTION] ..."; no resolution:
 # full resolution only), DATA (../shared/data/mnist).
 set -euo pipefail
@@ -17,7 +17,7 @@ out=${1:-runs/pen-search}
 data=${DATA:-../shared/data/mnist}
 epochs=${EPOCHS:-30}
 seed=${SEED:-1}
-target=${CARGO_TARGET_DIR:-target}/release
+target=${CARGO_TARGET_DIR:-target}/debug
 here=$(dirname "$0")
 mkdir -p "$out"
 for kind in paper cells; do

@@ -370,6 +370,7 @@ fn write_report(paths: &Paths) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    lenet::runtime_dir::give_wgpu_a_runtime_dir();
     let cli = Cli::parse();
     lenet::atomic::end_quietly_when_stdout_closes();
     let result = match &cli.command {

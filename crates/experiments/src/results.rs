@@ -255,21 +255,6 @@ pub fn write_csv<S: Serialize>(path: &Path, rows: impl IntoIterator<Item = S>) -
     write_atomically(path, &bytes)
 }
 
-/// A file-name-safe form of a label: lowercase letters and digits, `-` between words.
-pub fn slug(label: &str) -> String {
-    let mut out = String::new();
-    for c in label.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if c == '.' {
-            out.push('p');
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,11 +301,5 @@ mod tests {
         let s = smoothed(&[1.0, 0.0, 0.0]);
         assert_eq!(s[0], 1.0);
         assert!((s[1] - 0.99).abs() < 1e-12 && (s[2] - 0.9801).abs() < 1e-12);
-    }
-
-    #[test]
-    fn slugs_are_file_name_safe() {
-        assert_eq!(slug("lr 0.5"), "lr-0p5");
-        assert_eq!(slug("C1/C3 = 6-12"), "c1-c3-6-12");
     }
 }

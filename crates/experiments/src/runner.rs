@@ -19,12 +19,10 @@ use crate::baselines::{self, BaselineOutcome, Features, Neighbours, SvmOptions};
 use crate::error::{ExperimentError, Result};
 use crate::plot::{self, Labels, Series};
 use crate::provenance::Provenance;
-use crate::results::{
-    self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow, slug,
-};
+use crate::results::{self, Band, Line, RUNS_DIR, RunSummary, SUMMARY_FILE, StudyResult, TableRow};
 use crate::shard::{self, FinishedRun, Shard};
 use crate::study::{
-    Classifier, Curve, CurveStudy, Method, Protocol, Study, StudyKind, TableStudy, Variant,
+    Classifier, Curve, CurveStudy, Method, Protocol, Study, StudyKind, TableStudy, Variant, slug,
     training_config,
 };
 

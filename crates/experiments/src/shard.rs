@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
 use crate::provenance::Provenance;
-use crate::results::{self, Line, RUNS_DIR, RunSummary, StudyResult, slug};
-use crate::study::{CurveStudy, Study, StudyKind, Variant};
+use crate::results::{self, Line, RUNS_DIR, RunSummary, StudyResult};
+use crate::study::{CurveStudy, Study, StudyKind, Variant, slug};
 
 /// Which of a study's runs a process does: shard `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

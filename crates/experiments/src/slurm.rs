@@ -36,6 +36,20 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// `text` as one argument of an `#SBATCH` line: sbatch splits those lines itself (not bash), at
+/// spaces, ending at an unquoted `#`; within double quotes a backslash escapes the next
+/// character (Slurm 22.05's `_get_argument`, `src/sbatch/opt.c`).
+fn directive_argument(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', r"\\").replace('"', r#"\""#))
+}
+
+/// A folder as the start of an `--output` pattern: Slurm replaces `%A`, `%a`, `%j`, ... in it,
+/// and `%%` stands for `%`.
+fn output_pattern(folder: &Path, file: &str) -> String {
+    let folder = folder.display().to_string().replace('%', "%%");
+    format!("{folder}/{file}")
+}
+
 fn command(program: &Path, subcommand: &str, args: &[String]) -> String {
     std::iter::once(quoted(&program.display().to_string()))
         .chain(std::iter::once(subcommand.to_string()))
@@ -59,18 +73,26 @@ impl JobArray {
                 .into(),
             "# `experiments slurm`, which also prints how to submit it with the merging job."
                 .into(),
-            format!("#SBATCH --job-name=lenet-{}", self.study),
+            format!(
+                "#SBATCH --job-name={}",
+                directive_argument(&format!("lenet-{}", self.study))
+            ),
             format!("#SBATCH --array=0-{}", self.runs.saturating_sub(1)),
             format!("#SBATCH --cpus-per-task={}", self.cpus),
-            format!("#SBATCH --time={}", self.time),
+            format!("#SBATCH --time={}", directive_argument(&self.time)),
             format!(
-                "#SBATCH --output={}/{}-%A_%a.out",
-                self.log_dir.display(),
-                self.study
+                "#SBATCH --output={}",
+                directive_argument(&output_pattern(
+                    &self.log_dir,
+                    &format!("{}-%A_%a.out", self.study)
+                ))
             ),
         ];
         if let Some(partition) = &self.partition {
-            lines.push(format!("#SBATCH --partition={partition}"));
+            lines.push(format!(
+                "#SBATCH --partition={}",
+                directive_argument(partition)
+            ));
         }
         lines.extend([
             "set -euo pipefail".to_string(),
@@ -90,16 +112,13 @@ impl JobArray {
         let report = command(&self.program, "report", &self.report_args);
         format!(
             "job=$(sbatch --parsable {}) && sbatch --dependency=afterok:\"${{job%%;*}}\" \
-             --job-name=lenet-{}-report --output={} --chdir={} --wrap {}",
+             --job-name={} --output={} --chdir={} --wrap {}",
             quoted(&path.display().to_string()),
-            self.study,
-            quoted(
-                &self
-                    .log_dir
-                    .join(format!("{}-report-%j.out", self.study))
-                    .display()
-                    .to_string()
-            ),
+            quoted(&format!("lenet-{}-report", self.study)),
+            quoted(&output_pattern(
+                &self.log_dir,
+                &format!("{}-report-%j.out", self.study)
+            )),
             quoted(&self.folder.display().to_string()),
             quoted(&report)
         )
@@ -130,11 +149,12 @@ mod tests {
         };
         let script = array.script();
         for line in [
+            "#SBATCH --job-name=\"lenet-fig4\"",
             "#SBATCH --array=0-8",
             "#SBATCH --cpus-per-task=4",
-            "#SBATCH --time=2:00:00",
-            "#SBATCH --partition=cpu",
-            "#SBATCH --output=/shared/logs/fig4-%A_%a.out",
+            "#SBATCH --time=\"2:00:00\"",
+            "#SBATCH --partition=\"cpu\"",
+            "#SBATCH --output=\"/shared/logs/fig4-%A_%a.out\"",
             "cd '/shared/lenet'",
             "exec '/opt/lenet/experiments' run 'experiments/fig4 it'\\''s.toml' '--results' '/shared/r'",
         ] {
@@ -150,6 +170,18 @@ mod tests {
         assert!(
             submit.contains("--wrap ''\\''/opt/lenet/experiments'\\'' report"),
             "{submit}"
+        );
+    }
+
+    #[test]
+    fn directive_arguments_keep_spaces_quotes_and_percent_signs() {
+        assert_eq!(
+            directive_argument(r#"/a b/it's "x"\y"#),
+            r#""/a b/it's \"x\"\\y""#
+        );
+        assert_eq!(
+            output_pattern(Path::new("/logs 100%"), "s-%A_%a.out"),
+            "/logs 100%%/s-%A_%a.out"
         );
     }
 }

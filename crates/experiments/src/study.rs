@@ -342,10 +342,27 @@ impl CurveStudy {
                 "levels: expected test errors in 0..=100 %, found {level}"
             ));
         }
-        let mut labels = std::collections::HashSet::new();
+        let mut names = std::collections::HashMap::new();
         for variant in &self.variants {
-            if !labels.insert(&variant.label) {
-                return Err(format!("variant {:?}: label used twice", variant.label));
+            let name = slug(&variant.label);
+            if name.is_empty() {
+                return Err(format!(
+                    "variant {:?}: the label needs a letter or digit (its runs are named after it)",
+                    variant.label
+                ));
+            }
+            match names.insert(name.clone(), &variant.label) {
+                Some(other) if *other == variant.label => {
+                    return Err(format!("variant {:?}: label used twice", variant.label));
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "variants {other:?} and {:?}: both labels name the runs {name}-seed*; \
+                         make them differ in a letter or digit",
+                        variant.label
+                    ));
+                }
+                None => {}
             }
             if let Some(seeds) = &variant.seeds {
                 check_seeds(&format!("variant {:?}: seeds", variant.label), seeds)?;
@@ -370,6 +387,8 @@ impl TableStudy {
         if self.protocols.is_empty() {
             return Err("no [[protocol]]".into());
         }
+        check_names("protocol", self.protocols.iter().map(|p| &p.label))?;
+        check_names("classifier", self.classifiers.iter().map(|c| &c.name))?;
         for protocol in &self.protocols {
             check_seeds(
                 &format!("protocol {:?}: seeds", protocol.label),
@@ -437,6 +456,45 @@ impl TableStudy {
             .find(|s| s.classifier == classifier.name)
             .map(|s| s.reason.clone())
     }
+}
+
+/// A file-name-safe form of a label: lowercase letters and digits, `-` between words.
+pub fn slug(label: &str) -> String {
+    let mut out = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if c == '.' {
+            out.push('p');
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Two labels whose runs would share a name, or a label that names none: `what` is `protocol`
+/// or `classifier`.
+fn check_names<'a>(
+    what: &str,
+    labels: impl IntoIterator<Item = &'a String>,
+) -> std::result::Result<(), String> {
+    let mut names = std::collections::HashMap::new();
+    for label in labels {
+        let name = slug(label);
+        if name.is_empty() {
+            return Err(format!(
+                "{what} {label:?}: the name needs a letter or digit (its runs are named after it)"
+            ));
+        }
+        if let Some(other) = names.insert(name.clone(), label) {
+            return Err(format!(
+                "{what}s {other:?} and {label:?}: both name the runs {name}-*; make them differ \
+                 in a letter or digit"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_seeds(field: &str, seeds: &[u64]) -> std::result::Result<(), String> {

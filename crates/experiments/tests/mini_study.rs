@@ -305,6 +305,8 @@ fn a_miniature_of_each_study_kind_runs_end_to_end() {
         "Smaller batches converge faster.",
         "(1-2 seeds; test error % after the epoch",
         "(1 seed; validation error % after the epoch",
+        // A 2-epoch study's table shows its two epochs, no empty columns for 5, 10 and 20.
+        "| | epoch 1 | epoch 2 | first epoch with mean ≤ 95 % |\n|---|---|---|---|\n",
         "first epoch with mean ≤ 95 % |",
         "- batch 50: 7: ",
         "mini_batch/mini_batch.png",
@@ -546,6 +548,23 @@ fn bad_definitions_are_refused_naming_file_and_field() {
         (
             CURVES.replace("label = \"batch 50\"", "label = \"batch 20\""),
             "label used twice",
+        ),
+        // Labels that differ only in what a run's name drops: one run file for two lines.
+        (
+            CURVES.replace("label = \"batch 50\"", "label = \"Batch 20\""),
+            "\"batch 20\" and \"Batch 20\"",
+        ),
+        (
+            CURVES.replace("label = \"batch 50\"", "label = \"batch_20\""),
+            "both labels name the runs batch-20-seed*",
+        ),
+        (
+            CURVES.replace("label = \"batch 50\"", "label = \"λ\""),
+            "needs a letter or digit",
+        ),
+        (
+            TABLE.replace("label = \"400 / 100\"", "label = \"300-100\""),
+            "protocols \"300 / 100\" and \"300-100\"",
         ),
         (TABLE.replace("k = [1, 3]", "k = [0]"), "k:"),
         (

@@ -37,7 +37,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn the_documented_photos_command_runs_as_written() {
     // The documentation's `experiments photos` lines, from a scratch folder with MNIST at
     // ../shared/data/mnist as in the checkout.
-    let prefix = "cargo run --release --bin experiments -- ";
+    let prefix = "cargo run --bin experiments -- ";
     let commands: Vec<String> = docs::documentation()
         .iter()
         .flat_map(|(_, text)| docs::shell_commands(text, prefix))

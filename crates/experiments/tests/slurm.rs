@@ -214,8 +214,14 @@ fn without_times(path: &Path) -> Vec<String> {
 #[test]
 #[ignore = "system tier: needs slurm-wlm and munge (and root); .ci/run installs them and runs it"]
 fn a_study_run_as_a_slurm_job_array_merges_to_the_numbers_of_one_machine() {
-    let root = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(&root.path().join("cluster"));
+    let cluster_root = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&cluster_root.path().join("cluster"));
+    // The study's folders where users have them: a space, a quote and a percent sign in the
+    // path (sbatch reads its #SBATCH lines itself, Slurm expands % in --output).
+    let root = tempfile::Builder::new()
+        .prefix("a study's folder, 100% ")
+        .tempdir()
+        .unwrap();
     let defs = root.path().join("defs");
     std::fs::create_dir_all(&defs).unwrap();
     std::fs::write(defs.join("mini.toml"), STUDY).unwrap();

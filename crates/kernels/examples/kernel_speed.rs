@@ -4,7 +4,7 @@
 //! times of `trainer bench` drift by a fifth within minutes on a shared VM).
 //!
 //! ```text
-//! cargo run --release --example kernel_speed
+//! cargo run --example kernel_speed
 //! ```
 //!
 //! The inputs are random values in `[0, 1]` (the kernels' time does not depend on them). It
@@ -19,6 +19,19 @@ use std::time::Instant;
 
 use lenet_kernels::pass::Scratch;
 use lenet_kernels::{Dims, HostNet, NUM_CLASSES, PIXELS, train_step};
+
+/// `println!`, but a closed stdout (`| head -1`) ends the program quietly with status 0, as Unix
+/// tools end, where `println!` panics ("failed printing to stdout: Broken pipe"). The binaries'
+/// hook for this, `lenet::atomic::end_quietly_when_stdout_closes`, is in a crate above this one.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        match writeln!(std::io::stdout(), $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            written => written.expect("writing to stdout"),
+        }
+    }};
+}
 
 /// Repetitions; the fastest counts.
 const REPEATS: usize = 30;
@@ -61,7 +74,7 @@ fn main() {
     let train = fastest(|| {
         std::hint::black_box(scratch.train_images(&net, &images, &targets, n, &mut outputs));
     });
-    println!(
+    say!(
         "one thread: forward {:.2} µs/image, forward and backward {:.2} µs/image",
         per_image(forward, n),
         per_image(train, n)
@@ -76,7 +89,7 @@ fn main() {
                 std::hint::black_box(train_step(&net, images, targets, 0.0));
             }
         });
-        println!(
+        say!(
             "{} threads, steps of {batch} images: {:.2} µs/image ({steps} steps)",
             rayon::current_num_threads(),
             per_image(seconds, n)
@@ -102,7 +115,7 @@ fn main() {
         }
         inside
     });
-    println!(
+    say!(
         "{} threads, steps of 10 images {gap:?} apart: {:.2} µs/image",
         rayon::current_num_threads(),
         per_image(seconds, n)

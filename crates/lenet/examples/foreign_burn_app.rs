@@ -9,7 +9,7 @@
 //! - `outputs.json`: the network's outputs on the first 20 MNIST test images, computed here.
 //!
 //! ```sh
-//! cargo run --release --example foreign_burn_app -- ../shared/data/mnist crates/lenet/tests/fixtures/burn-0.22
+//! cargo run --example foreign_burn_app -- ../shared/data/mnist crates/lenet/tests/fixtures/burn-0.22
 //! ```
 //!
 //! It uses burn alone (and flate2 to read MNIST), nothing of this project.

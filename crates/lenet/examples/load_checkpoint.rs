@@ -2,7 +2,7 @@
 //! evaluates it on MNIST's test split with plain tensor operations.
 //!
 //! ```sh
-//! cargo run --release --example load_checkpoint -- runs/lenet ../shared/data/mnist
+//! cargo run --example load_checkpoint -- runs/lenet ../shared/data/mnist
 //! ```
 //!
 //! The folder must hold `config.json` and `model.bpk`; the test images are read from the MNIST

@@ -2,7 +2,7 @@
 //! (`experiments/pytorch/step_equality.py` runs the identical PyTorch network beside it).
 //!
 //! ```sh
-//! cargo run --release --example steps -- MNIST_DIR OUT_DIR [STEPS] [composed|fused]
+//! cargo run --example steps -- MNIST_DIR OUT_DIR [STEPS] [composed|fused]
 //! ```
 //!
 //! Writes `OUT_DIR/init.safetensors` (the paper's network with its seeded initialisation, in

@@ -2,7 +2,7 @@
 //! (`experiments/pytorch/same_stream.py` trains the identical PyTorch network on it).
 //!
 //! ```sh
-//! cargo run --release --example stream -- MNIST_DIR OUT_DIR SEED EPOCHS [affine|none] [INIT_FROM]
+//! cargo run --example stream -- MNIST_DIR OUT_DIR SEED EPOCHS [affine|none] [INIT_FROM]
 //! ```
 //!
 //! For the README's recipe (batch 10, lr 1, deskewed images, `--init logistic`, the distortions

@@ -3,6 +3,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// What a failed write's error kind asks of the user.
+fn advice(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull => ": the disk is full",
+        std::io::ErrorKind::QuotaExceeded => ": the disk quota is used up",
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            ": the folder cannot be written"
+        }
+        _ => "",
+    }
+}
+
 /// Everything that can go wrong in the `lenet` library.
 ///
 /// Each variant names the file (or setting) at fault, what was expected and what was found.
@@ -142,7 +154,7 @@ pub enum LenetError {
     /// A backend this build does not contain.
     #[error(
         "the {0} backend is not compiled into this program; build it with the feature \
-         (e.g. `cargo build --release --features {0}`) or choose another --backend"
+         (e.g. `cargo build --features {0}`) or choose another --backend"
     )]
     BackendNotCompiled(&'static str),
 
@@ -231,6 +243,21 @@ pub enum LenetError {
         /// The non-finite loss.
         loss: f64,
         /// What is left on disk.
+        kept: String,
+    },
+
+    /// A checkpoint could not be written (a full disk, say). The files that epoch had written
+    /// are removed, so every checkpoint left is complete.
+    #[error(
+        "saving the checkpoint of epoch {epoch} failed{}; {kept}",
+        advice(source)
+    )]
+    Checkpoint {
+        /// The epoch whose checkpoint failed.
+        epoch: usize,
+        /// What failed: the file and the OS's error.
+        source: std::io::Error,
+        /// What is left on disk ("the checkpoint of epoch 2 is kept").
         kept: String,
     },
 

@@ -18,7 +18,8 @@
 //!   bound; outputs that replace only regular files, with `--force`);
 //! - [`weights`]: weight files other programs read and write (burnpack, SafeTensors, PyTorch);
 //! - [`tensorboard`]: a run's curves and settings as TensorBoard's event files;
-//! - [`backend`]: the one place a backend is chosen; [`cli`]: flags the binaries share;
+//! - [`backend`]: the one place a backend is chosen ([`runtime_dir`]: what wgpu's drivers
+//!   need from the environment); [`cli`]: flags the binaries share;
 //!   [`machine`]: the machine a measurement was taken on.
 
 pub mod artifacts;
@@ -38,6 +39,7 @@ pub mod metric;
 pub mod mnist;
 pub mod model;
 pub mod onnx;
+pub mod runtime_dir;
 pub mod settings;
 pub mod tensorboard;
 pub mod train;

@@ -32,7 +32,7 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Evaluate a trained model on the MNIST test split: error, per-class error, confusion matrix.
     Eval(EvalArgs),
-    /// Classify digit images (PNG, JPEG, BMP, ... of any size).
+    /// Classify digit images (a JPEG up to 64 megapixels; PNG, BMP, ... up to 16).
     Predict(PredictArgs),
     /// Write a trained model's weights as burnpack or as SafeTensors (PyTorch's or burn's layout).
     Export(ExportArgs),
@@ -48,6 +48,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    lenet::runtime_dir::give_wgpu_a_runtime_dir();
     let command = lenet::cli::show_defaults(Cli::command());
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,

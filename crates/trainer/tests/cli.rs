@@ -267,6 +267,12 @@ fn stop_with_signal_and_resume(signal: &str) {
     let stopped_after = lenet::artifacts::RunFolder::new(&artifacts)
         .last_checkpoint()
         .unwrap();
+    // The epoch it was in, not the last one planned.
+    let stopped_in = format!("interrupted in epoch {} of {LONG_RUN}", stopped_after + 1);
+    assert!(
+        stdout.contains(&stopped_in),
+        "{stopped_in:?} not in {stdout}"
+    );
     let total = (stopped_after + 2).to_string();
     let resumed = resume_to_the_end(&artifacts, &total);
     assert!(
@@ -790,4 +796,22 @@ fn checkpoints_of_other_burn_apps_through_inspect_convert_predict_and_init_from(
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn the_image_size_limit_is_said_where_users_read_it() {
+    let limit = format!(
+        "a JPEG up to {} megapixels",
+        lenet::data::image::MAX_JPEG_PIXELS >> 20
+    );
+    let help = run(&["predict", "--help"]);
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains(&limit),
+        "predict --help does not say {limit:?}"
+    );
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    assert!(readme.contains(&limit), "the README does not say {limit:?}");
+    assert!(!readme.contains("any size"), "the README promises any size");
 }

@@ -682,6 +682,37 @@ fn a_stop_before_the_first_checkpoint_and_a_failed_start_leave_a_folder_a_rerun_
         "{said}"
     );
     assert!(!said.contains("continue with --resume"), "{said}");
+    // What is left is what docs/what-happens-when.md says is left.
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("events.out.tfevents.") {
+                "the TensorBoard events file".into()
+            } else if e.path().is_dir() {
+                let empty = std::fs::read_dir(e.path()).unwrap().next().is_none();
+                format!("{}`{name}/`", if empty { "an empty " } else { "" })
+            } else {
+                format!("`{name}`")
+            }
+        })
+        .collect();
+    left.sort();
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/what-happens-when.md"),
+    )
+    .unwrap();
+    let row = docs
+        .lines()
+        .find(|l| l.starts_with("| Ctrl-C before the first epoch's checkpoint"))
+        .expect("the docs' row for a stop before the first checkpoint");
+    for thing in &left {
+        assert!(
+            row.contains(thing.as_str()),
+            "{thing} is left but the docs do not say so: {row}"
+        );
+    }
     // --resume says what will work; the same command does.
     let mut resume: Vec<&str> = args.to_vec();
     resume.push("--resume");
@@ -703,4 +734,90 @@ fn a_stop_before_the_first_checkpoint_and_a_failed_start_leave_a_folder_a_rerun_
     new_folder.extend(["--init-from", missing.to_str().unwrap()]);
     assert_refused(&run(&new_folder), "missing.bpk");
     assert!(!fresh.exists(), "a failed start left {}", fresh.display());
+}
+
+/// A small tmpfs mounted at `dir` for the test (root only); unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount (the test runs as root, as .ci/run does)");
+        assert!(status.success(), "mount -t tmpfs failed: run as root");
+        Self(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[ignore = "system tier: mounts a small tmpfs (needs root); .ci/run runs it"]
+fn a_full_disk_leaves_complete_checkpoints_only_and_the_printed_command_continues() {
+    let root = tempfile::tempdir().unwrap();
+    // Room for config.json and the TensorBoard file, not for the first checkpoint.
+    let disk = SmallDisk::mount(&root.path().join("disk"), "8k");
+    let dir = disk.0.join("run");
+    let mnist = mnist_dir();
+    let args = [
+        "--data-dir",
+        mnist.to_str().unwrap(),
+        "--train-size",
+        "600",
+        "--test-size",
+        "100",
+        "--epochs",
+        "2",
+        "--artifact-dir",
+        dir.to_str().unwrap(),
+    ];
+    let full = run(&args);
+    assert_refused(&full, "the disk is full");
+    let err = text(&full.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    // Complete or absent: no optimizer or scheduler file without its model.
+    let left: Vec<String> = std::fs::read_dir(dir.join("checkpoint"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "an incomplete checkpoint was left: {left:?}"
+    );
+    let (_, command) = err
+        .split_once("continue with: ")
+        .unwrap_or_else(|| panic!("no command to continue in {err}"));
+    assert!(
+        !command.contains("--resume"),
+        "nothing to resume: {command}"
+    );
+
+    // The disk mended, the printed command goes on and finishes.
+    disk.resize("64m");
+    let again = Command::new("bash")
+        .args(["-c", command.trim()])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{command}: {}", text(&again.stderr));
+    assert!(dir.join("model.bpk").is_file());
 }

@@ -1,5 +1,5 @@
 //! Every `trainer` command the README and the pages of `docs/` show, run as written (the real
-//! binary in place of `cargo run --release --bin trainer --`, through bash so globs and pipes
+//! binary in place of `cargo run --bin trainer --`, through bash so globs and pipes
 //! work), from a scratch folder laid out like the checkout: `assets/` and `crates/` of the
 //! repository, an empty `examples/onnx/`, `../shared/data/mnist`.
 //! Long trainings are cut to one epoch and servers to their start and a SIGTERM; nothing else
@@ -16,7 +16,7 @@ use support::mnist_dir;
 mod docs;
 use docs::repository;
 
-const PREFIX: &str = "cargo run --release --bin trainer -- ";
+const PREFIX: &str = "cargo run --bin trainer -- ";
 
 /// The `trainer` commands of the README and of `docs/`, in order, each with its page.
 fn documented_commands() -> Vec<(String, String)> {

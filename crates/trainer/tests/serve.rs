@@ -510,3 +510,60 @@ fn a_malformed_body_gets_a_json_400_and_a_broken_head_its_status() {
     });
     assert!(server.stop());
 }
+
+/// Uploads `size` bytes to `/api/predict` on a new connection, writing the whole body before
+/// reading, as simple clients do (Python's http.client, curl without `Expect`); returns the
+/// answer, or the error that cut the upload or the reading short.
+fn upload(address: &str, size: usize) -> Result<String, std::io::Error> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+         Content-Length: {size}\r\nConnection: close\r\n\r\n"
+    )?;
+    let chunk = vec![0u8; 1 << 16];
+    let mut sent = 0;
+    while sent < size {
+        let n = chunk.len().min(size - sent);
+        stream.write_all(&chunk[..n])?;
+        sent += n;
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[test]
+fn a_client_still_uploading_reads_the_early_answer() {
+    use std::io::Write;
+    // More than the kernel's buffers on both sides hold: the client is still writing when
+    // the server answers.
+    const UPLOAD: usize = 24 << 20;
+    let server = Server::start(&["--max-in-flight", "1", "--max-body", "100000"]);
+    let address = server.address();
+
+    // Too large: 413 before the body is read.
+    let answer = upload(&address, UPLOAD).expect("the upload and its answer");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("--max-body"), "{answer}");
+
+    // Busy: one admitted request waits for the rest of its body; the next upload gets 503.
+    let mut held = std::net::TcpStream::connect(&address).unwrap();
+    held.write_all(
+        b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+          Content-Length: 1000\r\n\r\npartial",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let answer = upload(&address, UPLOAD).expect("the upload and its answer");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"error\""), "{answer}");
+    drop(held);
+    assert!(server.stop());
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
-use crate::atomic::{write_atomically, write_bytes_atomically};
+use crate::atomic::write_bytes_atomically;
 
 /// The three files burn-train writes per epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,16 +125,25 @@ impl AtomicFileCheckpointer {
 
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     /// Writes the checkpoint, then its checksum beside it (the old checksum is removed first,
-    /// so a crash in between leaves a checkpoint without one, never a wrong one).
+    /// so a crash in between leaves a checkpoint without one, never a wrong one). The record is
+    /// encoded in memory and written here, so that a failure keeps its kind (a full disk is
+    /// `StorageFull`) and names the file.
     fn save(&self, epoch: usize, record: R) -> std::result::Result<(), CheckpointerError> {
         let path = self.path(epoch);
         let sum = checksum_file(&path);
-        remove_if_present(&sum).map_err(CheckpointerError::IOError)?;
-        write_atomically(&path, |tmp| record.save(tmp.to_path_buf()))
-            .map_err(CheckpointerError::IOError)?;
-        let crc =
-            file_crc32(&path).map_err(|e| CheckpointerError::IOError(std::io::Error::other(e)))?;
-        write_bytes_atomically(&sum, crc.as_bytes()).map_err(CheckpointerError::IOError)
+        let failed = |e: std::io::Error| {
+            CheckpointerError::IOError(std::io::Error::new(
+                e.kind(),
+                format!("writing {}: {e}", path.display()),
+            ))
+        };
+        remove_if_present(&sum).map_err(failed)?;
+        let bytes = record
+            .checkpoint_into_bytes()
+            .map_err(CheckpointerError::Record)?;
+        write_bytes_atomically(&path, &bytes).map_err(failed)?;
+        let crc = format!("{:08x}", crc32fast::hash(&bytes));
+        write_bytes_atomically(&sum, crc.as_bytes()).map_err(failed)
     }
 
     fn delete(&self, epoch: usize) -> std::result::Result<(), CheckpointerError> {

@@ -248,6 +248,9 @@ impl RunFolder {
     /// epoch); an overwriting one deletes that run's files first; a resumed one removes
     /// partial files and finds the last complete checkpoint.
     pub fn begin(&self, start: StartMode) -> Result<Option<usize>> {
+        if start != StartMode::Overwrite {
+            self.remove_incomplete_checkpoints()?;
+        }
         let previous: Vec<PathBuf> = [self.config_file(), self.model_file(), self.checkpoint_dir()]
             .into_iter()
             .filter(|path| path.exists())
@@ -302,6 +305,37 @@ impl RunFolder {
                 let path = entry.path();
                 if path.extension().is_some_and(|ext| ext == "tmp") {
                     std::fs::remove_file(&path).map_err(|e| LenetError::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the checkpoints after the last complete one ([`Self::last_checkpoint`]) that lack
+    /// one of their three files, with the files they have: what a write that failed (a full
+    /// disk) or was cut short (a kill between two files) leaves. Every checkpoint is then
+    /// complete or absent. A checkpoint whose files are all there but corrupted stays (a resume
+    /// names it).
+    pub fn remove_incomplete_checkpoints(&self) -> Result<()> {
+        let last = self.last_checkpoint().unwrap_or(0);
+        let mut epochs: Vec<usize> = self
+            .checkpoints()
+            .into_iter()
+            .filter(|(_, epoch, path)| {
+                *epoch > last && path.extension().is_some_and(|e| e == checkpoint::EXTENSION)
+            })
+            .map(|(_, epoch, _)| epoch)
+            .collect();
+        epochs.dedup();
+        for epoch in epochs {
+            let missing = Kind::ALL
+                .into_iter()
+                .any(|kind| !self.checkpoint_file(kind, epoch).is_file());
+            if missing {
+                for checkpointer in self.checkpointers() {
+                    checkpointer
+                        .remove(epoch)
+                        .map_err(|e| LenetError::io(self.checkpoint_dir(), e))?;
                 }
             }
         }
@@ -450,8 +484,10 @@ mod tests {
         assert_eq!(run.begin(StartMode::Resume).unwrap(), Some(2));
         assert!(!crate::atomic::temporary_sibling(&run.checkpoint_file(Kind::Optim, 3)).exists());
         assert!(!crate::atomic::temporary_sibling(&run.model_file()).exists());
-        // Complete files are never touched.
-        assert!(run.checkpoint_file(Kind::Model, 3).exists() && run.config_file().exists());
+        // Epoch 3's checkpoint is incomplete, so its model file goes too (a checkpoint is
+        // complete or absent); the others are never touched.
+        assert!(!run.checkpoint_file(Kind::Model, 3).exists());
+        assert!(run.config_file().exists() && run.checkpoint_file(Kind::Model, 2).exists());
         assert!(run.describe_kept().contains("epoch 2"));
     }
 

@@ -12,12 +12,14 @@ use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::prelude::*;
 use burn::train::checkpoint::{
-    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+    CheckpointerError, ComposedCheckpointingStrategy, KeepLastNCheckpoints,
+    MetricCheckpointingStrategy,
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::{
     Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+    TrainingError,
 };
 
 use super::ending::Ending;
@@ -118,6 +120,9 @@ pub struct TrainingOutcome {
     pub resumed_after: Option<usize>,
     /// Whether it was stopped before its last epoch (Ctrl-C, SIGTERM, the dashboard's stop).
     pub interrupted: bool,
+    /// The last epoch whose checkpoint exists (0: none); an interrupted run stopped in the
+    /// epoch after it.
+    pub last_epoch: usize,
     /// With `patience`: the epoch of the lowest validation error, whose weights are the model.
     pub best_epoch: Option<usize>,
     /// With `patience`: whether the run stopped early, the validation error not having
@@ -289,7 +294,7 @@ pub fn train(
             .for_each(|file| file.end(RunStatus::Failure));
     }
     if let Some(error) = result.error {
-        return Err(LenetError::Training(error));
+        return Err(failure(&run, error));
     }
     if let Some(divergence) = log.divergence {
         return Err(LenetError::Diverged {
@@ -352,10 +357,28 @@ pub fn train(
         test,
         resumed_after,
         interrupted: ending.interrupted,
+        last_epoch: ending.last_epoch,
         kept_initial,
         best_epoch: ending.best_epoch,
         stopped_early: ending.stopped_early,
     })
+}
+
+/// The error of a run that burn-train stopped. A checkpoint that could not be written (a full
+/// disk) is removed with the files of its epoch that were, so that the folder holds complete
+/// checkpoints only and the command the error gives (resume, or start again) works.
+fn failure(run: &RunFolder, error: Arc<TrainingError>) -> LenetError {
+    if let Err(cleaning) = run.remove_incomplete_checkpoints() {
+        return cleaning;
+    }
+    match &*error {
+        TrainingError::Checkpoint(CheckpointerError::IOError(io)) => LenetError::Checkpoint {
+            epoch: run.last_checkpoint().unwrap_or(0) + 1,
+            source: std::io::Error::new(io.kind(), io.to_string()),
+            kept: run.describe_kept(),
+        },
+        _ => LenetError::Training(error),
+    }
 }
 
 /// Steps 1 and 2 of [`train`] once the lock is held: builds the network (`init_from` is read

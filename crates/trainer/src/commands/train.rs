@@ -80,6 +80,16 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         lenet::train(&config, &data, &device, &options)
     }));
     let outcome = match run {
+        Ok(Err(error @ lenet::LenetError::Checkpoint { .. })) => {
+            // A full disk, say: the error, and the command that goes on once it is mended.
+            let error = anyhow::Error::new(error)
+                .context(format!("training into {}", args.artifact_dir.display()));
+            anyhow::bail!(
+                "{}; once that is mended, continue with: {}",
+                crate::exit::one_line(&error),
+                continue_command(&args.artifact_dir)
+            );
+        }
         Ok(result) => {
             result.with_context(|| format!("training into {}", args.artifact_dir.display()))?
         }
@@ -118,7 +128,8 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
     };
     if outcome.interrupted {
         println!(
-            "interrupted before epoch {} ended ({split} error at the stop: {:.2}%): {}",
+            "interrupted in epoch {} of {} ({split} error at the stop: {:.2}%): {}",
+            outcome.last_epoch + 1,
             config.epochs,
             outcome.test.error_rate(),
             RunFolder::new(&args.artifact_dir).how_to_continue(),
@@ -134,6 +145,19 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         RunFolder::new(&args.artifact_dir).model_file().display()
     );
     Ok(Outcome::Finished)
+}
+
+/// The command line this program was started with, made to continue the run in `dir`: with
+/// `--resume` when a checkpoint is kept, else as it was (a folder whose run wrote no checkpoint
+/// is started again), and without `--overwrite`, which would delete what is kept.
+fn continue_command(dir: &Path) -> String {
+    let resume = RunFolder::new(dir).last_checkpoint().is_some();
+    let words: Vec<String> = std::env::args_os()
+        .map(|word| word.to_string_lossy().into_owned())
+        .filter(|word| word != "--resume" && word != "--overwrite")
+        .chain(resume.then(|| "--resume".to_string()))
+        .collect();
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
 }
 
 fn load_data(args: &DataArg, config: &TrainingConfig) -> Result<RunData> {

@@ -20,6 +20,8 @@
 //! - time: a request's head must arrive within [`HEADER_TIMEOUT`] (hyper's header read timeout,
 //!   which also closes idle keep-alive connections), its body within [`BODY_TIMEOUT`]
 //!   (tower-http); a client that goes away cancels its request, also mid-decode;
+//! - early answers: a body the server answers without reading (503, 413, 404) is read and
+//!   thrown away, bounded, so that a client still uploading reads the answer ([`drain`]);
 //! - answers: every answer of the API, error or not, is JSON: `{"error": ...}` with a 4xx
 //!   naming the problem (also 404, 405, 413, 408 for a body too slow and 400 for a malformed
 //!   one, such as a broken chunk), and the server goes on serving.
@@ -60,6 +62,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use admission::Admission;
 
 mod admission;
+mod drain;
 
 /// The page, served at `/`.
 const PAGE: &str = include_str!("index.html");
@@ -205,6 +208,7 @@ fn router(app: Arc<App>) -> Router {
         })
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such page".into()) })
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        .layer(axum::middleware::from_fn(drain::drain_unread_bodies))
         .with_state(app)
 }
 
