@@ -32,6 +32,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::pixels::{floor, to_grey};
 use crate::mnist::{IMAGE_SIZE, PIXELS};
 
 /// Default largest rotation, degrees.
@@ -51,7 +52,7 @@ pub const BLUR: f64 = 0.0;
 /// Default lowest resolution, pixels across MNIST's 20-pixel box (0: full resolution only).
 pub const RESOLUTION: f64 = 0.0;
 /// Side, in pixels, of the box MNIST's digits were scaled into.
-const DIGIT_BOX: f64 = super::image::DIGIT_BOX as f64;
+const DIGIT_BOX: f64 = super::pixels::DIGIT_BOX as f64;
 
 /// Which distortions the training images get.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -223,7 +224,7 @@ fn at_resolution(pixels: Vec<u8>, box_side: f64) -> Vec<u8> {
     let image = GrayImage::from_raw(full, full, pixels).expect("28x28 grey levels");
     let coarse = imageops::resize(&image, side, side, FilterType::Triangle);
     let scale = full as f32 / side as f32;
-    imageops::resize(&coarse, full, full, super::image::box_filter(scale)).into_raw()
+    imageops::resize(&coarse, full, full, super::pixels::box_filter(scale)).into_raw()
 }
 
 /// A random pen: how much thicker (above 0) or thinner the strokes get, in pixels, and how
@@ -496,23 +497,6 @@ impl Bordered {
         let bottom = bottom[0] * (1.0 - fx) + bottom[1] * fx;
         top * (1.0 - fy) + bottom * fy
     }
-}
-
-/// `x.floor()` for coordinates near the image (|x| far below `i32::MAX`).
-pub(super) fn floor(x: f64) -> i32 {
-    let truncated = x as i32;
-    // Truncation rounds negative fractions up; step down for them.
-    if f64::from(truncated) > x {
-        truncated - 1
-    } else {
-        truncated
-    }
-}
-
-/// A grey level in 0..=255 rounded to the nearest integer (halves away from zero, as
-/// `f64::round`, without its libm call).
-pub(super) fn to_grey(value: f64) -> u8 {
-    (value.clamp(0.0, 255.0) + 0.5) as u8
 }
 
 /// The MNIST folder for the tests (the test crates' helper).
@@ -860,8 +844,8 @@ mod tests {
             assert_eq!(blurred.iter().max(), Some(&255));
             let spread = |pixels: &[u8]| pixels.iter().filter(|&&v| v > 0).count();
             assert!(spread(&blurred) > spread(&item.pixels));
-            let (m0, x0, y0) = crate::data::deskew::centre_of_mass(&item.pixels, IMAGE_SIZE);
-            let (m1, x1, y1) = crate::data::deskew::centre_of_mass(&blurred, IMAGE_SIZE);
+            let (m0, x0, y0) = crate::data::pixels::centre_of_mass(&item.pixels, IMAGE_SIZE);
+            let (m1, x1, y1) = crate::data::pixels::centre_of_mass(&blurred, IMAGE_SIZE);
             assert!(m0 > 0.0 && m1 > 0.0);
             assert!(
                 (x0 - x1).abs() < 0.5 && (y0 - y1).abs() < 0.5,
@@ -937,8 +921,8 @@ mod tests {
                 item.label
             );
             // The digit stays where it was, and still has ink.
-            let (m0, x0, y0) = crate::data::deskew::centre_of_mass(&item.pixels, IMAGE_SIZE);
-            let (m1, x1, y1) = crate::data::deskew::centre_of_mass(&eight, IMAGE_SIZE);
+            let (m0, x0, y0) = crate::data::pixels::centre_of_mass(&item.pixels, IMAGE_SIZE);
+            let (m1, x1, y1) = crate::data::pixels::centre_of_mass(&eight, IMAGE_SIZE);
             assert!(m1 > 0.5 * m0, "ink kept: {m1} of {m0}");
             assert!(
                 (x0 - x1).abs() < 0.75 && (y0 - y1).abs() < 0.75,

@@ -5,7 +5,7 @@
 //! Hand-written because it is a dozen lines of arithmetic: the image crates offer affine warps
 //! but not the moment-based shear itself.
 
-use super::augment::{floor, to_grey};
+use super::pixels::{centre_of_mass, floor, to_grey};
 use crate::mnist::IMAGE_SIZE;
 
 /// The slant of a digit: how far (in pixels) its ink moves right per pixel downwards,
@@ -22,23 +22,6 @@ pub fn skew(pixels: &[u8]) -> f64 {
         mu02 += f64::from(p) * y * y;
     }
     if mu02 == 0.0 { 0.0 } else { mu11 / mu02 }
-}
-
-/// Total grey mass of a row-major image `width` pixels wide, and its centre `(x, y)` in pixel
-/// indices (`(0, 0, 0)` for a black image).
-pub(crate) fn centre_of_mass(pixels: &[u8], width: usize) -> (f64, f64, f64) {
-    let (mut mass, mut sx, mut sy) = (0.0, 0.0, 0.0);
-    for (i, &p) in pixels.iter().enumerate() {
-        let p = f64::from(p);
-        mass += p;
-        sx += p * (i % width) as f64;
-        sy += p * (i / width) as f64;
-    }
-    if mass == 0.0 {
-        (0.0, 0.0, 0.0)
-    } else {
-        (mass, sx / mass, sy / mass)
-    }
 }
 
 /// Shears a `IMAGE_SIZE`×`IMAGE_SIZE` image so that its slant becomes 0: row `y` is shifted

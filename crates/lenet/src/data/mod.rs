@@ -10,6 +10,7 @@ mod download;
 mod files;
 pub mod image;
 pub mod photo;
+mod pixels;
 mod selection;
 
 use std::path::Path;

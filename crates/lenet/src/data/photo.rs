@@ -25,7 +25,7 @@ use rand::{RngExt, SeedableRng};
 use crate::mnist::IMAGE_SIZE;
 
 /// Side of the box MNIST's digits were scaled into (20 of the 28 pixels).
-const MNIST_BOX: f64 = super::image::DIGIT_BOX as f64;
+const MNIST_BOX: f64 = super::pixels::DIGIT_BOX as f64;
 
 /// How one simulated photo looks: every choice the generator makes for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -174,7 +174,7 @@ pub fn cells_png(digit: &[u8]) -> Vec<u8> {
     let side = IMAGE_SIZE as u32;
     let image = GrayImage::from_raw(side, side, digit.to_vec()).expect("28x28 grey levels");
     let mut bitmap = GrayImage::new(BITMAP, BITMAP);
-    if let Some((x0, y0, x1, y1)) = super::image::bounds_above(&image, 127) {
+    if let Some((x0, y0, x1, y1)) = super::pixels::bounds_above(&image, 127) {
         let (w, h) = (x1 - x0 + 1, y1 - y0 + 1);
         let scale = f64::from(BITMAP) / f64::from(w.max(h));
         let (sw, sh) = (
