@@ -18,8 +18,8 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::{
-    Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
-    TrainingError,
+    Interrupter, Learner, LearningResult, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining, TrainingError,
 };
 
 use super::ending::Ending;
@@ -160,24 +160,53 @@ pub fn training_loader(
 /// Trains the network described by `config` on `data` (selected by
 /// [`TrainingConfig::select_data`]; data selected otherwise is refused), on `device`.
 ///
-/// The loop, step by step:
-/// 1. check the configuration against the data, take the artifact folder's lock (held until
-///    the run returns: one writer per folder), begin the run in the folder (refusing to overwrite a
-///    previous run unless asked);
-/// 2. build the network with its seeded initialisation (or the weights of `init_from`), then
-///    write `config.json` (or, resuming, check the last checkpoint can be restored); a start
-///    that fails leaves no `config.json`, and no folder if it created it;
-/// 3. let burn-train's `Learner` run plain SGD over the epochs: a [`TrainingModel`] step per
-///    batch, the test split after each epoch, an atomically written checkpoint after each, the
-///    [`RunRecorder`] recording every metric (and stopping a run whose loss is not finite);
-/// 4. save `model.bpk` if every epoch ran, and evaluate the final network on the test split.
+/// The run in its phases, each a function below:
+/// 1. `checked_data`: the configuration against the data;
+/// 2. the artifact folder's lock (held until the run returns: one writer per folder), then
+///    `begin`: the network with its seeded initialisation (or the weights of `init_from`),
+///    `config.json` written (or, resuming, the last checkpoint checked); a start that fails
+///    leaves no `config.json`, and no folder if it created it;
+/// 3. `Session::build`: burn-train's `SupervisedTraining` (loaders, metrics, the
+///    [`RunRecorder`], TensorBoard, crash-safe checkpoints, early stopping), and `learner`:
+///    plain SGD on a [`TrainingModel`] step per batch; burn-train runs the epochs, the test
+///    split after each and a checkpoint after each;
+/// 4. `finish`: how the run ended, `model.bpk` saved if every epoch ran, the final network
+///    evaluated on the test split.
 pub fn train(
     config: &TrainingConfig,
     data: &RunData,
     device: &Device,
     options: &RunOptions,
 ) -> Result<TrainingOutcome> {
-    // 1. Configuration and artifact folder.
+    let data = checked_data(config, data)?;
+    let run = RunFolder::new(&options.artifact_dir);
+    let created = !options.artifact_dir.exists();
+    let _lock = run.lock()?;
+    let started = begin(config, &run, options.start, device, created)?;
+    let compute = options
+        .compute
+        .unwrap_or_else(|| backend::compute_for(device));
+    let session = Session::build(config, data, device, &run, options, started.resumed_after);
+    let learner = learner(config, started.net, compute, data.train.len())?;
+    let result = session.training.launch(learner);
+    finish(
+        config,
+        data,
+        &run,
+        device,
+        compute,
+        Ended {
+            result,
+            log: session.log,
+            tensorboard: session.tensorboard,
+            resumed_after: started.resumed_after,
+            kept_initial: started.kept_initial,
+        },
+    )
+}
+
+/// The splits of `data` when `config` selected them and they suit it.
+fn checked_data<'a>(config: &TrainingConfig, data: &'a RunData) -> Result<&'a MnistSplits> {
     if data.selection() != &config.selection() {
         return Err(LenetError::Selection {
             data: format!("{:?}", data.selection()),
@@ -186,90 +215,144 @@ pub fn train(
     }
     let data = data.splits();
     config.validate_for(data)?;
-    let dir = &options.artifact_dir;
-    let run = RunFolder::new(dir);
-    let created = !dir.exists();
-    let _lock = run.lock()?;
-    let started = start(config, &run, options.start, device);
-    let (resumed_after, net, kept_initial) = match started {
-        Ok(started) => started,
-        Err(error) => {
-            if created {
-                // Nothing of the run's was written: leave no folder behind.
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            return Err(error);
-        }
-    };
-    let train_device = device.clone().autodiff();
+    Ok(data)
+}
 
-    // 3. burn-train's learner.
-    let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);
-    let loader_train = training_loader(config, data, first_epoch, &train_device);
-    let loader_test = DataLoaderBuilder::new(DigitBatcher)
-        .batch_size(EVAL_BATCH_SIZE)
-        .build(data.test.clone());
-    let log: SharedRunLog = Arc::new(Mutex::new(RunLog::default()));
-    let (renderer, report) = options
-        .progress
-        .renderer(&options.interrupter, resumed_after);
-    let recorder = RunRecorder::new(
-        log.clone(),
-        report,
-        options.interrupter.clone(),
-        config.epochs,
-        data.train.len(),
-    );
-    let [model_checkpoints, optim_checkpoints, scheduler_checkpoints] = run.checkpointers();
-    let mut training = SupervisedTraining::new(dir, Arc::new(loader_train), loader_test)
-        .metrics((LossMetric::new(), ErrorRateMetric::new()))
-        .metric_train_numeric(LearningRateMetric::new())
-        .with_metric_logger(recorder)
-        .with_application_logger(None)
-        .with_custom_checkpointers(model_checkpoints, optim_checkpoints, scheduler_checkpoints)
-        .with_interrupter(options.interrupter.clone())
-        .num_epochs(config.epochs)
-        .renderer(renderer);
-    if let Some(epoch) = resumed_after {
-        training = training.checkpoint(epoch);
-    }
-    let tensorboard = options
-        .tensorboard
-        .then(|| TensorBoard::open(dir, config, data.train.len(), resumed_after))
-        .flatten();
-    if let Some(file) = &tensorboard {
-        training = training.with_metric_logger(TensorBoardLogger::new(
-            file.clone(),
+/// What a run starts from.
+struct Started {
+    /// The epoch it resumes after, if it resumes.
+    resumed_after: Option<usize>,
+    /// The network, on the autodiff device.
+    net: LeNet,
+    /// The tensors `init_from` left at their initial values.
+    kept_initial: Vec<String>,
+}
+
+/// [`start`], and on failure the folder removed when this run `created` it: nothing of the
+/// run's was written.
+fn begin(
+    config: &TrainingConfig,
+    run: &RunFolder,
+    mode: StartMode,
+    device: &Device,
+    created: bool,
+) -> Result<Started> {
+    start(config, run, mode, device).inspect_err(|_| {
+        if created {
+            let _ = std::fs::remove_dir_all(run.path());
+        }
+    })
+}
+
+/// burn-train's training of a run, and what records it.
+struct Session {
+    /// The epochs, the test passes, the checkpoints and the progress, ready to launch.
+    training: SupervisedTraining<TrainingModel>,
+    /// What the [`RunRecorder`] records: every epoch, batch and time, a divergence.
+    log: SharedRunLog,
+    /// The run's TensorBoard file, when one is written.
+    tensorboard: Option<TensorBoard>,
+}
+
+impl Session {
+    /// The training of `config` on `data` (its batches made on `device` with autodiff) into
+    /// `run`'s folder, from the epoch after `resumed_after`: loaders, metrics, recorder,
+    /// TensorBoard, checkpoints and, with `patience`, the best epoch kept and early stopping.
+    fn build(
+        config: &TrainingConfig,
+        data: &MnistSplits,
+        device: &Device,
+        run: &RunFolder,
+        options: &RunOptions,
+        resumed_after: Option<usize>,
+    ) -> Self {
+        let train_device = device.clone().autodiff();
+        let first_epoch = resumed_after.map_or(1, |epoch| epoch + 1);
+        let loader_train = training_loader(config, data, first_epoch, &train_device);
+        let loader_test = DataLoaderBuilder::new(DigitBatcher)
+            .batch_size(EVAL_BATCH_SIZE)
+            .build(data.test.clone());
+        let log: SharedRunLog = Arc::new(Mutex::new(RunLog::default()));
+        let (renderer, report) = options
+            .progress
+            .renderer(&options.interrupter, resumed_after);
+        let recorder = RunRecorder::new(
+            log.clone(),
+            report,
+            options.interrupter.clone(),
+            config.epochs,
             data.train.len(),
-            config.holdout.is_some(),
-        ));
-    }
-    if let Some(patience) = config.patience {
-        // Keep the best epoch by validation error (not burn's default, the loss) besides the
-        // last two, and stop after `patience` epochs without a better one.
-        training = training
-            .with_checkpointing_strategy(
-                ComposedCheckpointingStrategy::builder()
-                    .add(KeepLastNCheckpoints::new(2))
-                    .add(MetricCheckpointingStrategy::new(
-                        &ErrorRateMetric::new(),
-                        Aggregate::Mean,
-                        Direction::Lowest,
-                        Split::Valid,
-                    ))
-                    .build(),
-            )
-            .early_stopping(MetricEarlyStoppingStrategy::new(
-                &ErrorRateMetric::new(),
-                Aggregate::Mean,
-                Direction::Lowest,
-                Split::Valid,
-                StoppingCondition::NoImprovementSince { n_epochs: patience },
+        );
+        let [model_checkpoints, optim_checkpoints, scheduler_checkpoints] = run.checkpointers();
+        let mut training = SupervisedTraining::new(run.path(), Arc::new(loader_train), loader_test)
+            .metrics((LossMetric::new(), ErrorRateMetric::new()))
+            .metric_train_numeric(LearningRateMetric::new())
+            .with_metric_logger(recorder)
+            .with_application_logger(None)
+            .with_custom_checkpointers(model_checkpoints, optim_checkpoints, scheduler_checkpoints)
+            .with_interrupter(options.interrupter.clone())
+            .num_epochs(config.epochs)
+            .renderer(renderer);
+        if let Some(epoch) = resumed_after {
+            training = training.checkpoint(epoch);
+        }
+        let tensorboard = options
+            .tensorboard
+            .then(|| TensorBoard::open(run.path(), config, data.train.len(), resumed_after))
+            .flatten();
+        if let Some(file) = &tensorboard {
+            training = training.with_metric_logger(TensorBoardLogger::new(
+                file.clone(),
+                data.train.len(),
+                config.holdout.is_some(),
             ));
+        }
+        if let Some(patience) = config.patience {
+            training = keep_best_and_stop_early(training, patience);
+        }
+        Self {
+            training,
+            log,
+            tensorboard,
+        }
     }
-    let compute = options
-        .compute
-        .unwrap_or_else(|| backend::compute_for(device));
+}
+
+/// With `patience`: keep the best epoch by validation error (not burn's default, the loss)
+/// besides the last two, and stop after `patience` epochs without a better one.
+fn keep_best_and_stop_early(
+    training: SupervisedTraining<TrainingModel>,
+    patience: usize,
+) -> SupervisedTraining<TrainingModel> {
+    training
+        .with_checkpointing_strategy(
+            ComposedCheckpointingStrategy::builder()
+                .add(KeepLastNCheckpoints::new(2))
+                .add(MetricCheckpointingStrategy::new(
+                    &ErrorRateMetric::new(),
+                    Aggregate::Mean,
+                    Direction::Lowest,
+                    Split::Valid,
+                ))
+                .build(),
+        )
+        .early_stopping(MetricEarlyStoppingStrategy::new(
+            &ErrorRateMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs: patience },
+        ))
+}
+
+/// The learner: `net` trained on the objective (computed as `compute` says) by SGD, with
+/// `config`'s momentum and learning-rate schedule over `train_images` a epoch.
+fn learner(
+    config: &TrainingConfig,
+    net: LeNet,
+    compute: Compute,
+    train_images: usize,
+) -> Result<Learner<TrainingModel>> {
     let objective = Objective {
         lambda: config.lambda,
         compute,
@@ -279,14 +362,40 @@ pub fn train(
             .with_momentum(config.momentum)
             .with_dampening(0.0)
     });
-    let learner = Learner::new(
+    Ok(Learner::new(
         TrainingModel { net, objective },
         SgdConfig::new().with_momentum(momentum).init(),
-        scheduler(config, data.train.len())?,
-    );
-    let result = training.launch(learner);
+        scheduler(config, train_images)?,
+    ))
+}
 
-    // 4. Outcome.
+/// What burn-train left when it returned, and what the run started from.
+struct Ended {
+    result: LearningResult<TrainingModel>,
+    log: SharedRunLog,
+    tensorboard: Option<TensorBoard>,
+    resumed_after: Option<usize>,
+    kept_initial: Vec<String>,
+}
+
+/// How the run ended ([`Ending::decide`]); the model (the best epoch's with `patience`)
+/// evaluated on the test split, and saved as `model.bpk` with `evaluation.json` when every
+/// epoch ran; a failure or a divergence as an error.
+fn finish(
+    config: &TrainingConfig,
+    data: &MnistSplits,
+    run: &RunFolder,
+    device: &Device,
+    compute: Compute,
+    ended: Ended,
+) -> Result<TrainingOutcome> {
+    let Ended {
+        result,
+        log,
+        tensorboard,
+        resumed_after,
+        kept_initial,
+    } = ended;
     let log = log.lock().expect("run log poisoned").clone();
     if result.error.is_some() || log.divergence.is_some() {
         tensorboard
@@ -294,7 +403,7 @@ pub fn train(
             .for_each(|file| file.end(RunStatus::Failure));
     }
     if let Some(error) = result.error {
-        return Err(failure(&run, error));
+        return Err(failure(run, error));
     }
     if let Some(divergence) = log.divergence {
         return Err(LenetError::Diverged {
@@ -381,16 +490,15 @@ fn failure(run: &RunFolder, error: Arc<TrainingError>) -> LenetError {
     }
 }
 
-/// Steps 1 and 2 of [`train`] once the lock is held: builds the network (`init_from` is read
-/// before anything in the folder changes: a bad one loses no previous run), begins the run in `run`'s
-/// folder, writes `config.json`. Returns the epoch resumed after, the network and the tensors
-/// `init_from` left at their initial values.
+/// Phase 2 of [`train`] once the lock is held: builds the network (`init_from` is read before
+/// anything in the folder changes: a bad one loses no previous run), begins the run in `run`'s
+/// folder, writes `config.json`.
 fn start(
     config: &TrainingConfig,
     run: &RunFolder,
     mode: StartMode,
     device: &Device,
-) -> Result<(Option<usize>, LeNet, Vec<String>)> {
+) -> Result<Started> {
     let mut net = config.model.init_seeded_scaled(
         &device.clone().autodiff(),
         config.seed,
@@ -411,7 +519,11 @@ fn start(
         }
         Some(epoch) => check_checkpoint(run.path(), epoch, config, device)?,
     }
-    Ok((resumed_after, net, kept_initial))
+    Ok(Started {
+        resumed_after,
+        net,
+        kept_initial,
+    })
 }
 
 /// The learning rate of every step of the run.
