@@ -12,7 +12,7 @@ use lenet::TrainingOverrides;
 use lenet::artifacts::{RunFolder, StartMode};
 use lenet::cli::{BackendArg, DataArg, TensorBoardArg};
 use lenet::data::RunData;
-use lenet::train::RunOptions;
+use lenet::train::{RunOptions, TrainingOutcome};
 
 use super::Outcome;
 
@@ -102,6 +102,16 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         }
         Err(payload) => std::panic::resume_unwind(payload),
     };
+    Ok(report(
+        &config,
+        &outcome,
+        &RunFolder::new(&args.artifact_dir),
+    ))
+}
+
+/// Prints how a run in `run`'s folder ended: what it resumed after, kept or stopped on, then
+/// its final error and where the model is, or where it was interrupted and how to go on.
+fn report(config: &TrainingConfig, outcome: &TrainingOutcome, run: &RunFolder) -> Outcome {
     if let Some(epoch) = outcome.resumed_after {
         println!("resumed after epoch {epoch}");
     }
@@ -132,9 +142,9 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
             outcome.last_epoch + 1,
             config.epochs,
             outcome.test.error_rate(),
-            RunFolder::new(&args.artifact_dir).how_to_continue(),
+            run.how_to_continue(),
         );
-        return Ok(Outcome::Interrupted);
+        return Outcome::Interrupted;
     }
     println!(
         "final {split} error: {:.2}% ({}/{}), {split} MSE {:.5}; model saved to {}",
@@ -142,9 +152,9 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         outcome.test.errors,
         outcome.test.total,
         outcome.test.mse,
-        RunFolder::new(&args.artifact_dir).model_file().display()
+        run.model_file().display()
     );
-    Ok(Outcome::Finished)
+    Outcome::Finished
 }
 
 /// The command line this program was started with, made to continue the run in `dir`: with
