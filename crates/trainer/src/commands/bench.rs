@@ -20,7 +20,7 @@ use lenet::cli::DataArg;
 use lenet::data::DigitBatcher;
 use lenet::data::augment::Augment;
 use lenet::data::{MnistSplits, RunData};
-use lenet::train::{Objective, Progress, RunOptions, TrainingModel};
+use lenet::train::{Objective, Progress, RunOptions, TrainingModel, TrainingOutcome};
 use lenet::{Backend, Init, LeNetConfig, TrainedModel, TrainingConfig};
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
@@ -154,48 +154,27 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// One backend's measurements, in the order they run: the batch-size sweep, an epoch at batch
+/// 50 and at batch 10, inference with the trained network, the README recipe's epoch.
 fn measure(
     backend: Backend,
     data: &MnistSplits,
     args: &BenchArgs,
     report: &Report,
 ) -> Result<BackendBench> {
-    let device = backend.device()?;
-    let work = tempfile::tempdir().context("a temporary folder for the runs")?;
-    // A run on data already selected for its configuration.
-    let run_on = |name: &str, config: &TrainingConfig, data: &RunData| {
-        let options = RunOptions::new(work.path().join(name))
-            .with_start(StartMode::Overwrite)
-            .with_progress(Progress::Hook(Arc::new(|_| {})));
-        lenet::train(config, data, &device, &options)
+    let runs = Runs::new(backend.device()?, data)?;
+    let train_images_per_s = if args.no_sweep {
+        Vec::new()
+    } else {
+        batch_sweep(backend, args, &runs)?
     };
-    let run = |name: &str, config: &TrainingConfig| -> Result<lenet::train::TrainingOutcome> {
-        Ok(run_on(name, config, &config.select_data(data.clone())?)?)
-    };
-
-    // The batch-size sweep: two epochs each, the second one timed (the first warms up).
-    let mut train_images_per_s = Vec::new();
-    if !args.no_sweep {
-        for batch in [50, 100, 200] {
-            let config = TrainingConfig::default()
-                .with_batch_size(batch)
-                .with_epochs(2)
-                .with_train_size(Some(args.sweep_images))
-                .with_test_size(Some(1000));
-            let outcome = run(&format!("sweep-{batch}"), &config)?;
-            let seconds = outcome.times.last().map_or(f64::NAN, |t| t.train_seconds);
-            let rate = args.sweep_images as f64 / seconds;
-            println!("{backend}: training at batch {batch}: {rate:.0} images/s");
-            train_images_per_s.push((batch, rate));
-        }
-    }
 
     // One epoch at the defaults (batch 50), with the whole test split.
     reset_peak_memory();
     let config = TrainingConfig::default()
         .with_epochs(1)
         .with_train_size((args.epoch_images < data.train.len()).then_some(args.epoch_images));
-    let outcome = run("epoch", &config)?;
+    let outcome = runs.run("epoch", &config)?;
     let peak_train_mib = peak_memory_mib();
     let times = outcome.times.last().context("the epoch was not recorded")?;
     println!(
@@ -208,83 +187,182 @@ fn measure(
 
     // The same epoch at batch 10.
     let small_batches = config.clone().with_batch_size(10);
-    let b10 = run("epoch-b10", &small_batches)?;
+    let b10 = runs.run("epoch-b10", &small_batches)?;
     let train_epoch_b10_s = b10.times.last().map_or(f64::NAN, |t| t.train_seconds);
     println!("{backend}: the same epoch at batch 10: training {train_epoch_b10_s:.2} s");
 
-    // Inference with the trained network: one image at a time, then batches of 1000.
-    reset_peak_memory();
-    let images: Vec<Vec<u8>> = lenet::data::all_items(&data.test)?
-        .into_iter()
-        .map(|item| item.pixels)
-        .collect();
-    let model = TrainedModel::new(config, outcome.model, work.path().join("epoch"), &device);
-    let singles = 2000.min(images.len());
-    let start = Instant::now();
-    for image in &images[..singles] {
-        std::hint::black_box(model.predict(vec![image.clone()]));
-    }
-    let infer_b1_images_per_s = singles as f64 / start.elapsed().as_secs_f64();
-    let start = Instant::now();
-    for batch in images.chunks(1000) {
-        std::hint::black_box(model.predict(batch.to_vec()));
-    }
-    let infer_b1000_images_per_s = images.len() as f64 / start.elapsed().as_secs_f64();
-    let peak_infer_mib = peak_memory_mib();
-    println!(
-        "{backend}: inference {infer_b1_images_per_s:.0} images/s at batch 1, \
-         {infer_b1000_images_per_s:.0} at batch 1000"
-    );
+    let model = TrainedModel::new(config, outcome.model, runs.folder("epoch"), &runs.device);
+    let inference = inference_speed(backend, &model, data)?;
     let achieved_gflops = report.epoch_gflop / times.train_seconds;
     let at_bound = report.epoch_gflop / report.bound_gflops;
     println!(
         "{backend}: {achieved_gflops:.1} GFLOP/s, {:.1}x the bound's time",
         times.train_seconds / at_bound
     );
-
-    // The README recipe's epoch through the Learner, then its phases replayed.
-    let recipe = TrainingConfig::default()
-        .with_epochs(1)
-        .with_batch_size(10)
-        .with_deskew(true)
-        .with_augment(Augment::Affine)
-        .with_init(Init::Logistic)
-        .with_train_size((args.epoch_images < data.train.len()).then_some(args.epoch_images));
-    let selected = recipe.select_data(data.clone())?;
-    let outcome = run_on("recipe", &recipe, &selected)?;
-    let recipe_times = outcome.times.last().context("the epoch was not recorded")?;
-    let mut phases = recipe_phases(&recipe, selected.splits(), &device);
-    phases.bookkeeping =
-        recipe_times.train_seconds - (phases.data + phases.forward_backward + phases.optimizer);
-    let recipe_times_the_bound =
-        (recipe_times.train_seconds + recipe_times.test_seconds) / at_bound;
-    println!(
-        "{backend}: recipe epoch: training {:.2} s, test pass {:.2} s ({recipe_times_the_bound:.1}x \
-         the bound's time); phases: data {:.2} s, forward/backward {:.2} s, optimizer {:.2} s, \
-         bookkeeping {:.2} s",
-        recipe_times.train_seconds,
-        recipe_times.test_seconds,
-        phases.data,
-        phases.forward_backward,
-        phases.optimizer,
-        phases.bookkeeping
-    );
+    let recipe = recipe_epoch(backend, args, &runs, at_bound)?;
     Ok(BackendBench {
         backend,
         train_images_per_s,
         train_epoch_s: times.train_seconds,
         test_pass_s: times.test_seconds,
         train_epoch_b10_s,
-        infer_b1_images_per_s,
-        infer_b1000_images_per_s,
+        infer_b1_images_per_s: inference.b1_images_per_s,
+        infer_b1000_images_per_s: inference.b1000_images_per_s,
         peak_train_mib,
-        peak_infer_mib,
+        peak_infer_mib: inference.peak_mib,
         achieved_gflops,
         times_the_bound: times.train_seconds / at_bound,
-        recipe_train_s: recipe_times.train_seconds,
-        recipe_test_s: recipe_times.test_seconds,
-        recipe_times_the_bound,
-        recipe_phases: phases,
+        recipe_train_s: recipe.train_s,
+        recipe_test_s: recipe.test_s,
+        recipe_times_the_bound: recipe.times_the_bound,
+        recipe_phases: recipe.phases,
+    })
+}
+
+/// Training runs on one backend, each in a folder of its own in a temporary folder.
+struct Runs<'a> {
+    device: Device,
+    data: &'a MnistSplits,
+    work: tempfile::TempDir,
+}
+
+impl<'a> Runs<'a> {
+    fn new(device: Device, data: &'a MnistSplits) -> Result<Self> {
+        let work = tempfile::tempdir().context("a temporary folder for the runs")?;
+        Ok(Self { device, data, work })
+    }
+
+    /// The folder of run `name`.
+    fn folder(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+
+    /// Run `name` of `config` on data already selected for it, quietly.
+    fn run_on(
+        &self,
+        name: &str,
+        config: &TrainingConfig,
+        data: &RunData,
+    ) -> Result<TrainingOutcome> {
+        let options = RunOptions::new(self.folder(name))
+            .with_start(StartMode::Overwrite)
+            .with_progress(Progress::Hook(Arc::new(|_| {})));
+        Ok(lenet::train(config, data, &self.device, &options)?)
+    }
+
+    /// Run `name` of `config` on the data it selects.
+    fn run(&self, name: &str, config: &TrainingConfig) -> Result<TrainingOutcome> {
+        self.run_on(name, config, &config.select_data(self.data.clone())?)
+    }
+}
+
+/// The batch-size sweep: two epochs each at batch 50, 100 and 200, the second one timed (the
+/// first warms up); training images/s per batch size.
+fn batch_sweep(backend: Backend, args: &BenchArgs, runs: &Runs) -> Result<Vec<(usize, f64)>> {
+    let mut rates = Vec::new();
+    for batch in [50, 100, 200] {
+        let config = TrainingConfig::default()
+            .with_batch_size(batch)
+            .with_epochs(2)
+            .with_train_size(Some(args.sweep_images))
+            .with_test_size(Some(1000));
+        let outcome = runs.run(&format!("sweep-{batch}"), &config)?;
+        let seconds = outcome.times.last().map_or(f64::NAN, |t| t.train_seconds);
+        let rate = args.sweep_images as f64 / seconds;
+        println!("{backend}: training at batch {batch}: {rate:.0} images/s");
+        rates.push((batch, rate));
+    }
+    Ok(rates)
+}
+
+/// Inference speed and memory with a trained network.
+struct InferenceSpeed {
+    b1_images_per_s: f64,
+    b1000_images_per_s: f64,
+    peak_mib: Option<f64>,
+}
+
+/// `model` classifying the test split: one image at a time (the first 2000), then batches of
+/// 1000.
+fn inference_speed(
+    backend: Backend,
+    model: &TrainedModel,
+    data: &MnistSplits,
+) -> Result<InferenceSpeed> {
+    reset_peak_memory();
+    let images: Vec<Vec<u8>> = lenet::data::all_items(&data.test)?
+        .into_iter()
+        .map(|item| item.pixels)
+        .collect();
+    let singles = 2000.min(images.len());
+    let start = Instant::now();
+    for image in &images[..singles] {
+        std::hint::black_box(model.predict(vec![image.clone()]));
+    }
+    let b1_images_per_s = singles as f64 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    for batch in images.chunks(1000) {
+        std::hint::black_box(model.predict(batch.to_vec()));
+    }
+    let b1000_images_per_s = images.len() as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "{backend}: inference {b1_images_per_s:.0} images/s at batch 1, \
+         {b1000_images_per_s:.0} at batch 1000"
+    );
+    Ok(InferenceSpeed {
+        b1_images_per_s,
+        b1000_images_per_s,
+        peak_mib: peak_memory_mib(),
+    })
+}
+
+/// The README recipe's epoch through the `Learner`, and where its time goes.
+struct RecipeEpoch {
+    train_s: f64,
+    test_s: f64,
+    times_the_bound: f64,
+    phases: Phases,
+}
+
+/// The README recipe's epoch (batch 10, deskewed, affine distortions, logistic
+/// initialisation) through the `Learner`, then its phases replayed; `at_bound` is the time the
+/// machine's bound allows an epoch's arithmetic.
+fn recipe_epoch(
+    backend: Backend,
+    args: &BenchArgs,
+    runs: &Runs,
+    at_bound: f64,
+) -> Result<RecipeEpoch> {
+    let recipe = TrainingConfig::default()
+        .with_epochs(1)
+        .with_batch_size(10)
+        .with_deskew(true)
+        .with_augment(Augment::Affine)
+        .with_init(Init::Logistic)
+        .with_train_size((args.epoch_images < runs.data.train.len()).then_some(args.epoch_images));
+    let selected = recipe.select_data(runs.data.clone())?;
+    let outcome = runs.run_on("recipe", &recipe, &selected)?;
+    let times = outcome.times.last().context("the epoch was not recorded")?;
+    let mut phases = recipe_phases(&recipe, selected.splits(), &runs.device);
+    phases.bookkeeping =
+        times.train_seconds - (phases.data + phases.forward_backward + phases.optimizer);
+    let times_the_bound = (times.train_seconds + times.test_seconds) / at_bound;
+    println!(
+        "{backend}: recipe epoch: training {:.2} s, test pass {:.2} s ({times_the_bound:.1}x \
+         the bound's time); phases: data {:.2} s, forward/backward {:.2} s, optimizer {:.2} s, \
+         bookkeeping {:.2} s",
+        times.train_seconds,
+        times.test_seconds,
+        phases.data,
+        phases.forward_backward,
+        phases.optimizer,
+        phases.bookkeeping
+    );
+    Ok(RecipeEpoch {
+        train_s: times.train_seconds,
+        test_s: times.test_seconds,
+        times_the_bound,
+        phases,
     })
 }
 
