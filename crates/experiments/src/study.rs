@@ -342,28 +342,8 @@ impl CurveStudy {
                 "levels: expected test errors in 0..=100 %, found {level}"
             ));
         }
-        let mut names = std::collections::HashMap::new();
+        check_names("variant", self.variants.iter().map(|v| &v.label))?;
         for variant in &self.variants {
-            let name = slug(&variant.label);
-            if name.is_empty() {
-                return Err(format!(
-                    "variant {:?}: the label needs a letter or digit (its runs are named after it)",
-                    variant.label
-                ));
-            }
-            match names.insert(name.clone(), &variant.label) {
-                Some(other) if *other == variant.label => {
-                    return Err(format!("variant {:?}: label used twice", variant.label));
-                }
-                Some(other) => {
-                    return Err(format!(
-                        "variants {other:?} and {:?}: both labels name the runs {name}-seed*; \
-                         make them differ in a letter or digit",
-                        variant.label
-                    ));
-                }
-                None => {}
-            }
             if let Some(seeds) = &variant.seeds {
                 check_seeds(&format!("variant {:?}: seeds", variant.label), seeds)?;
             }
@@ -473,8 +453,8 @@ pub fn slug(label: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// Two labels whose runs would share a name, or a label that names none: `what` is `protocol`
-/// or `classifier`.
+/// Two labels whose runs would share a file name ([`slug`]), or a label that names none: `what`
+/// is `variant`, `protocol` or `classifier`.
 fn check_names<'a>(
     what: &str,
     labels: impl IntoIterator<Item = &'a String>,
@@ -484,14 +464,20 @@ fn check_names<'a>(
         let name = slug(label);
         if name.is_empty() {
             return Err(format!(
-                "{what} {label:?}: the name needs a letter or digit (its runs are named after it)"
+                "{what} {label:?}: the label needs a letter or digit (its runs are named after it)"
             ));
         }
-        if let Some(other) = names.insert(name.clone(), label) {
-            return Err(format!(
-                "{what}s {other:?} and {label:?}: both name the runs {name}-*; make them differ \
-                 in a letter or digit"
-            ));
+        match names.insert(name.clone(), label) {
+            Some(other) if other == label => {
+                return Err(format!("{what} {label:?}: label used twice"));
+            }
+            Some(other) => {
+                return Err(format!(
+                    "{what}s {other:?} and {label:?}: both name the runs {name}-*; make them \
+                     differ in a letter or digit"
+                ));
+            }
+            None => {}
         }
     }
     Ok(())

@@ -556,7 +556,7 @@ fn bad_definitions_are_refused_naming_file_and_field() {
         ),
         (
             CURVES.replace("label = \"batch 50\"", "label = \"batch_20\""),
-            "both labels name the runs batch-20-seed*",
+            "both name the runs batch-20-*",
         ),
         (
             CURVES.replace("label = \"batch 50\"", "label = \"λ\""),

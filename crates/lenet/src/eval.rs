@@ -128,22 +128,30 @@ pub struct Prediction {
 pub const UNSURE_MARGIN: f32 = 0.5;
 
 impl Prediction {
-    /// The class with the second largest output (the first of equals).
-    pub fn runner_up(&self) -> usize {
+    /// The class with the second largest output (the first of equals), and how far the top
+    /// output leads it.
+    fn lead(&self) -> (usize, f32) {
         let mut rest = self.outputs;
         rest[self.class] = f32::NEG_INFINITY;
-        argmax(&rest)
+        let second = argmax(&rest);
+        (second, self.outputs[self.class] - self.outputs[second])
+    }
+
+    /// The class with the second largest output (the first of equals).
+    pub fn runner_up(&self) -> usize {
+        self.lead().0
     }
 
     /// How far the top output leads the second, in `(0, 1)`: how sure the network is.
     pub fn margin(&self) -> f32 {
-        self.outputs[self.class] - self.outputs[self.runner_up()]
+        self.lead().1
     }
 
     /// The two classes the network hesitates between (its answer first), when its margin is
     /// below [`UNSURE_MARGIN`].
     pub fn unsure_between(&self) -> Option<[usize; 2]> {
-        (self.margin() < UNSURE_MARGIN).then(|| [self.class, self.runner_up()])
+        let (second, margin) = self.lead();
+        (margin < UNSURE_MARGIN).then_some([self.class, second])
     }
 }
 

@@ -228,22 +228,6 @@ struct Started {
     kept_initial: Vec<String>,
 }
 
-/// [`start`], and on failure the folder removed when this run `created` it: nothing of the
-/// run's was written.
-fn begin(
-    config: &TrainingConfig,
-    run: &RunFolder,
-    mode: StartMode,
-    device: &Device,
-    created: bool,
-) -> Result<Started> {
-    start(config, run, mode, device).inspect_err(|_| {
-        if created {
-            let _ = std::fs::remove_dir_all(run.path());
-        }
-    })
-}
-
 /// burn-train's training of a run, and what records it.
 struct Session {
     /// The epochs, the test passes, the checkpoints and the progress, ready to launch.
@@ -492,7 +476,23 @@ fn failure(run: &RunFolder, error: Arc<TrainingError>) -> LenetError {
 
 /// Phase 2 of [`train`] once the lock is held: builds the network (`init_from` is read before
 /// anything in the folder changes: a bad one loses no previous run), begins the run in `run`'s
-/// folder, writes `config.json`.
+/// folder, writes `config.json`. A start that fails removes the folder if this run `created`
+/// it: nothing of the run's was written.
+fn begin(
+    config: &TrainingConfig,
+    run: &RunFolder,
+    mode: StartMode,
+    device: &Device,
+    created: bool,
+) -> Result<Started> {
+    start(config, run, mode, device).inspect_err(|_| {
+        if created {
+            let _ = std::fs::remove_dir_all(run.path());
+        }
+    })
+}
+
+/// [`begin`]'s work, its cleanup aside.
 fn start(
     config: &TrainingConfig,
     run: &RunFolder,

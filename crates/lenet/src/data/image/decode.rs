@@ -91,7 +91,7 @@ pub fn decode_grey(bytes: &[u8], name: &Path, cancelled: &dyn Fn() -> bool) -> R
         .into_decoder()
         .map_err(|e| unreadable(name, e.to_string()))?;
     let (width, height) = decoder.dimensions();
-    check_size(width, height, name)?;
+    check_size(width, height, MAX_PIXELS, "", name)?;
     if cancelled() {
         return Err(cancelled_error(name));
     }
@@ -123,7 +123,6 @@ pub(super) fn large_jpeg_to_grey(bytes: &[u8], name: &Path) -> Result<Option<Gra
         .info()
         .ok_or_else(|| unreadable(name, "a JPEG without a frame header".into()))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let pixels = u64::from(width) * u64::from(height);
     let long = width.max(height);
     let other_format = matches!(
         info.pixel_format,
@@ -132,25 +131,10 @@ pub(super) fn large_jpeg_to_grey(bytes: &[u8], name: &Path) -> Result<Option<Gra
     if long < 2 * WORKING_SIDE || other_format {
         return Ok(None);
     }
-    let limit = if info.coding_process == jpeg_decoder::CodingProcess::DctProgressive {
-        MAX_PIXELS
+    if info.coding_process == jpeg_decoder::CodingProcess::DctProgressive {
+        check_size(width, height, MAX_PIXELS, "a progressive JPEG of ", name)?;
     } else {
-        MAX_JPEG_PIXELS
-    };
-    if pixels > limit {
-        let progressive = if limit == MAX_PIXELS {
-            "progressive "
-        } else {
-            ""
-        };
-        return Err(unreadable(
-            name,
-            format!(
-                "a {progressive}JPEG of {width}x{height} pixels ({:.1} megapixels; at most {:.1})",
-                pixels as f64 / 1e6,
-                limit as f64 / 1e6
-            ),
-        ));
+        check_size(width, height, MAX_JPEG_PIXELS, "a JPEG of ", name)?;
     }
     let side = |len: u32| (len * WORKING_SIDE).div_ceil(long) as u16;
     decoder.scale(side(width), side(height)).map_err(bad)?;
@@ -211,20 +195,28 @@ pub(super) fn cancelled_error(name: &Path) -> LenetError {
     unreadable(name, "a request cancelled by its client".into())
 }
 
-pub(super) fn check_size(width: u32, height: u32, name: &Path) -> Result<()> {
+/// Refuses an image of no pixels, or of more than `limit`; `what` names it in the message ("",
+/// "a progressive JPEG of ").
+pub(super) fn check_size(
+    width: u32,
+    height: u32,
+    limit: u64,
+    what: &str,
+    name: &Path,
+) -> Result<()> {
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > MAX_PIXELS {
+    if pixels > limit {
         return Err(unreadable(
             name,
             format!(
-                "{width}x{height} pixels ({:.1} megapixels; at most {:.1})",
+                "{what}{width}x{height} pixels ({:.1} megapixels; at most {:.1})",
                 pixels as f64 / 1e6,
-                MAX_PIXELS as f64 / 1e6
+                limit as f64 / 1e6
             ),
         ));
     }
     if pixels == 0 {
-        return Err(unreadable(name, format!("{width}x{height} pixels")));
+        return Err(unreadable(name, format!("{what}{width}x{height} pixels")));
     }
     Ok(())
 }
@@ -254,7 +246,7 @@ pub(super) fn png_rows_to_grey(
         return Ok(None);
     }
     let (width, height) = (info.width, info.height);
-    check_size(width, height, name)?;
+    check_size(width, height, MAX_PIXELS, "", name)?;
     let orientation = info
         .exif_metadata
         .as_deref()
